@@ -1,0 +1,50 @@
+# dlcourse: the two commands are `make demo` and `make test` (see README.md).
+# Each creates .venv on first use and reinstalls only when pyproject.toml changed.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# The venv's bin/ first: nbgrader runs `alembic` and notebooks start the `python3` kernel from PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export MPLBACKEND := Agg
+
+NOTEBOOK_DIRS := $(wildcard solutions lectures)
+PYTEST_JOBS ?= 2
+
+.PHONY: install demo test test-unit test-notebooks lab release doctor clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" >/dev/null
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/dlcourse demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadscope tests $(NOTEBOOK_DIRS) \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --timeout=1800
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_JOBS) tests -m "not pipeline"
+
+test-notebooks: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadscope $(NOTEBOOK_DIRS) \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --timeout=1800
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)
+
+release: $(STAMP)
+	$(BIN)/dlcourse release
+
+doctor: $(STAMP)
+	$(BIN)/dlcourse doctor
+
+clean:
+	rm -rf demo submitted autograded feedback gradebook.db grades.csv grading_report.csv .dlcourse .pytest_cache

@@ -1,0 +1,140 @@
+"""The ``dlcourse`` command line: release, grade, demo and doctor.
+
+Run ``dlcourse --help`` or ``dlcourse COMMAND --help``. Exit status: 0 on success,
+1 when ``doctor`` finds a required check failing, 2 for an instructor-side error
+(unknown assignment, missing configuration). A bad submission is never an error
+of the command: it is a row of the grading report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dlcourse.course import CourseError, check_course_dir, find_course_root
+
+EPILOG = """\
+typical instructor session:
+  dlcourse release                       # solutions/ -> assignments/ (student notebooks)
+  # collect submissions into submitted/<student>/<assignment>/<notebook>.ipynb
+  dlcourse grade a1_backprop --jobs 4    # autograde, feedback/, grades.csv, grading_report.csv
+"""
+
+
+def _course(args: argparse.Namespace) -> Path:
+    return check_course_dir(args.course_dir) if args.course_dir else find_course_root()
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from dlcourse.grading.pipeline import release
+
+    course = _course(args)
+    for path in release(course, args.assignments or None):
+        print(f"released {path.relative_to(course)}")
+    return 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from dlcourse.grading.pipeline import format_table, grade
+
+    course = _course(args)
+    print(f"grading {args.assignment} in {course} with {args.jobs} job(s)", flush=True)
+    report = grade(
+        args.assignment, course, jobs=args.jobs, timeout=args.timeout,
+        progress=lambda r: print(f"  {r.student}: {r.status} ({r.seconds:.0f} s)", flush=True),
+    )
+    if not report.results:
+        print(f"no submissions found under {course / 'submitted'}/<student>/{args.assignment}/")
+    print()
+    print(format_table(report))
+    print(f"\nwrote {report.grades_csv} and {report.report_csv}; feedback in {course / 'feedback'}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dlcourse.grading.demo import run_demo
+
+    course = _course(args)
+    run_demo(course, Path(args.dir), assignments=args.assignments or None, jobs=args.jobs)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:  # noqa: ARG001 - uniform signature
+    from dlcourse.doctor import format_checks, run_checks
+
+    checks = run_checks()
+    print(format_checks(checks))
+    failed = [c for c in checks if c.required and not c.ok]
+    print(f"\n{len(failed)} problem(s) found" if failed else "\neverything the course needs is here")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dlcourse",
+        description="Training Deep Neural Networks: course tools for instructors and students.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def course_dir_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--course-dir", metavar="DIR", default=None,
+                       help="course folder with nbgrader_config.py and solutions/ (default: the nearest one "
+                            "at or above the current folder)")
+
+    p = sub.add_parser("release", help="regenerate the student notebooks in assignments/ from solutions/",
+                       description="Generate the student release (solutions and hidden tests removed, outputs "
+                                   "cleared) of each assignment, from solutions/<id>/ into assignments/<id>/. "
+                                   "Also records the assignment in the gradebook.")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="assignment ids (default: all)")
+    course_dir_option(p)
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("grade", help="autograde every submission of an assignment",
+                       description="Autograde DIR/submitted/<student>/ASSIGNMENT/ for every student with nbgrader, "
+                                   "generate feedback HTML in DIR/feedback/, and write DIR/grades.csv (nbgrader's "
+                                   "export columns) and DIR/grading_report.csv (one line per student saying what "
+                                   "happened). A broken submission gets a row with its reason and never stops the "
+                                   "others. Works on a folder holding only nbgrader_config.py, solutions/ and "
+                                   "submitted/.")
+    p.add_argument("assignment", metavar="ASSIGNMENT", help="assignment id, e.g. a1_backprop")
+    course_dir_option(p)
+    p.add_argument("--jobs", type=int, default=2, metavar="N", help="students graded in parallel (default: 2)")
+    p.add_argument("--timeout", type=float, default=1800.0, metavar="SECONDS",
+                   help="wall-clock limit for one student's submission (default: 1800)")
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("demo", help="run the whole pipeline on sample submissions in a scratch folder",
+                       description="Copy the course's config and solutions into a scratch folder, generate the "
+                                   "release, write four sample submissions per assignment (complete, partial, "
+                                   "untouched, unreadable), grade them and print the score table. Never modifies "
+                                   "solutions/, assignments/ or lectures/.")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="assignment ids (default: all)")
+    p.add_argument("--dir", default="demo", help="scratch course folder (default: ./demo, replaced on each run)")
+    p.add_argument("--jobs", type=int, default=2, metavar="N", help="students graded in parallel (default: 2)")
+    course_dir_option(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("doctor", help="check versions, device, data, weights and the notebook kernel",
+                       description="Print Python, torch, torchvision and nbgrader versions, the device torch will "
+                                   "use, whether the offline data and weights are present and whether notebooks "
+                                   "will run in this environment; each problem comes with its fix.")
+    p.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CourseError as exc:
+        print(f"dlcourse {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

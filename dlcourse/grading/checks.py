@@ -1,0 +1,173 @@
+"""Checks used by the test cells of the assignments.
+
+Every check raises ``AssertionError`` with a message a student can act on: what was
+expected, what was received, the worst element with its index, and the tolerance
+that was applied. Tests call these instead of bare ``assert`` or
+``np.testing.assert_allclose`` so that every failure reads the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+__all__ = [
+    "assert_close",
+    "assert_shape",
+    "assert_true",
+    "forbid_reference",
+    "call_without_reference",
+]
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "None (did the function forget to `return`?)"
+    return f"{type(value).__name__}"
+
+
+def _as_array(value: Any, name: str, what: str) -> np.ndarray:
+    if value is None or isinstance(value, (str, bytes, dict)):
+        raise AssertionError(f"{name}: expected {what} to be a number or array, got {_describe(value)}")
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # noqa: BLE001 - anything unconvertible is the student's error
+        raise AssertionError(f"{name}: could not convert {what} ({_describe(value)}) to an array: {exc}") from None
+    if arr.dtype == object:
+        raise AssertionError(f"{name}: {what} is not numeric (dtype=object, type {_describe(value)})")
+    return arr
+
+
+def assert_shape(actual: Any, shape: tuple[int, ...], *, name: str = "value") -> None:
+    """Fail unless ``actual`` has exactly ``shape``."""
+    arr = _as_array(actual, name, "the result")
+    if tuple(arr.shape) != tuple(shape):
+        raise AssertionError(f"{name}: expected shape {tuple(shape)}, got shape {tuple(arr.shape)}")
+
+
+def assert_true(condition: bool, message: str) -> None:
+    """Fail with ``message`` when ``condition`` is false (a bare ``assert`` with a message that always shows)."""
+    if not condition:
+        raise AssertionError(message)
+
+
+def assert_close(
+    actual: Any,
+    expected: Any,
+    *,
+    rtol: float = 1e-7,
+    atol: float = 1e-10,
+    name: str = "value",
+) -> None:
+    """Fail unless ``|actual - expected| <= atol + rtol * |expected|`` element by element.
+
+    Shapes must match exactly (no broadcasting: a (N,) result is not a (N, 1) one).
+    NaN or infinity in ``actual`` fails unless ``expected`` has the same value there.
+
+    Args:
+        actual: the student's result (array-like or torch tensor).
+        expected: the reference result.
+        rtol: relative tolerance.
+        atol: absolute tolerance (the floor for elements near zero).
+        name: what is being compared, used in the message.
+
+    Raises:
+        AssertionError: naming the worst element, its index and the tolerance.
+    """
+    exp = _as_array(expected, name, "the expected value").astype(np.float64)
+    act = _as_array(actual, name, "the result")
+    if tuple(act.shape) != tuple(exp.shape):
+        raise AssertionError(f"{name}: expected shape {tuple(exp.shape)}, got shape {tuple(act.shape)}")
+    if not (np.issubdtype(act.dtype, np.number) or act.dtype == bool):
+        raise AssertionError(f"{name}: expected numbers, got dtype {act.dtype}")
+    act = act.astype(np.float64)
+    tol_text = f"tolerance |got - expected| <= {atol:g} + {rtol:g} * |expected|"
+    if act.size == 0:
+        return
+    same_nonfinite = (~np.isfinite(exp)) & ((act == exp) | (np.isnan(act) & np.isnan(exp)))
+    bad_nonfinite = ~np.isfinite(act) & ~same_nonfinite
+    if bad_nonfinite.any():
+        idx = np.unravel_index(int(np.argmax(bad_nonfinite)), act.shape)
+        raise AssertionError(
+            f"{name}: {int(bad_nonfinite.sum())} of {act.size} elements are not finite; "
+            f"first at index {_index(idx)}: got {act[idx]!r}, expected {exp[idx]!r}"
+        )
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.where(same_nonfinite, 0.0, np.abs(act - exp))
+        allowed = atol + rtol * np.where(np.isfinite(exp), np.abs(exp), 0.0)
+        excess = diff - allowed
+    failing = excess > 0
+    if failing.any():
+        worst = np.unravel_index(int(np.argmax(excess)), act.shape)
+        raise AssertionError(
+            f"{name}: {int(failing.sum())} of {act.size} elements differ ({tol_text}). "
+            f"Worst at index {_index(worst)}: got {act[worst]:.10g}, expected {exp[worst]:.10g} "
+            f"(|diff| = {diff[worst]:.3g}, allowed {allowed[worst]:.3g})"
+        )
+
+
+def _index(idx: tuple) -> str:
+    return "(" + ", ".join(str(int(i)) for i in idx) + ")" if len(idx) != 1 else f"[{int(idx[0])}]"
+
+
+# --------------------------------------------------------------------------------------
+# Delegation guard: a student's function must not call the reference implementation.
+# --------------------------------------------------------------------------------------
+
+_REFERENCE_PACKAGES = ("numpy_ref", "torch_ref")
+
+
+def _reference_dirs() -> tuple[str, ...]:
+    root = Path(__file__).resolve().parent.parent
+    return tuple(str(root / pkg) + os.sep for pkg in _REFERENCE_PACKAGES)
+
+
+@contextlib.contextmanager
+def forbid_reference(what: str = "this exercise") -> Iterator[None]:
+    """Fail if any code inside the block runs a function of ``dlcourse.numpy_ref`` or ``dlcourse.torch_ref``.
+
+    Use it around the call of the student's function::
+
+        with forbid_reference("sigmoid"):
+            out = sigmoid(x)
+
+    This is the visible, in-notebook half of the rule "delegating to the reference
+    scores zero"; the grader checks again out of process.
+    """
+    dirs = _reference_dirs()
+    hits: list[str] = []
+
+    def profiler(frame, event, arg):  # noqa: ARG001 - signature fixed by sys.setprofile
+        if event == "call" and not hits:
+            filename = frame.f_code.co_filename
+            if filename.startswith(dirs):
+                module = frame.f_globals.get("__name__", filename)
+                hits.append(f"{module}.{frame.f_code.co_name}")
+
+    previous = sys.getprofile()
+    sys.setprofile(profiler)
+    threading.setprofile(profiler)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+        threading.setprofile(None)
+    if hits:
+        raise AssertionError(
+            f"{what}: your code called the reference implementation {hits[0]}. "
+            "Write the computation yourself; calling dlcourse.numpy_ref / dlcourse.torch_ref scores zero here."
+        )
+
+
+def call_without_reference(fn: Callable[..., Any], *args: Any, what: str | None = None, **kwargs: Any) -> Any:
+    """Call ``fn(*args, **kwargs)`` under :func:`forbid_reference` and return its result."""
+    with forbid_reference(what or getattr(fn, "__name__", "function")):
+        return fn(*args, **kwargs)

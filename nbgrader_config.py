@@ -1,0 +1,30 @@
+# nbgrader configuration of the dlcourse course.
+# Paths are relative to the folder this file is in (the course directory); nbgrader and
+# `dlcourse release/grade` run with that folder as their working directory.
+c = get_config()  # noqa: F821 - provided by nbgrader
+
+c.CourseDirectory.course_id = "dlcourse"
+c.CourseDirectory.source_directory = "solutions"     # instructor notebooks: solutions + hidden tests
+c.CourseDirectory.release_directory = "assignments"  # student notebooks, generated and committed
+
+# What a student sees in place of a solution region.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Execution while autograding: training cells run for tens of seconds on a laptop CPU,
+# so a cell may take up to 5 minutes before it is interrupted; `dlcourse grade` adds a
+# wall-clock limit per student on top.
+c.Execute.timeout = 300
+c.Execute.interrupt_on_timeout = True
+c.Execute.startup_timeout = 120
+
+# Keep feedback readable when a submission prints a flood of output.
+c.LimitOutput.max_lines = 1000
+c.LimitOutput.max_traceback = 100
+
+# Feedback never shows hidden tests: their code and tracebacks are removed.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "dlcourse.grading.feedback.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

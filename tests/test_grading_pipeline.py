@@ -1,0 +1,120 @@
+"""`dlcourse release` and `dlcourse grade` on a tiny fixture course (fast): the machinery itself."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_fixtures import TINY, TINY_HIDDEN_LINE, make_course
+from dlcourse.grading.samples import write_submission
+
+pytestmark = pytest.mark.pipeline
+
+STUDENTS = {"good": "complete", "blank": "untouched", "truncated": "broken_json"}
+
+
+def dlcourse(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "dlcourse", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def read_csv(path: Path) -> dict[str, dict]:
+    with open(path, newline="") as fh:
+        return {row["student_id"]: row for row in csv.DictReader(fh)}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """A fresh folder with only nbgrader_config.py, solutions/ and submitted/, graded by the CLI."""
+    course = make_course(tmp_path_factory.mktemp("course"))
+    release_root = tmp_path_factory.mktemp("release")
+    from dlcourse.grading.pipeline import generate_release
+
+    release_dir = generate_release(course, TINY, release_root)
+    (course / "gradebook.db").unlink()  # grade must prepare the gradebook itself
+    for student, kind in STUDENTS.items():
+        write_submission(kind, course / "solutions" / TINY, release_dir, course / "submitted" / student / TINY)
+    renamed = course / "submitted" / "renamed" / TINY
+    write_submission("complete", course / "solutions" / TINY, release_dir, renamed)
+    (renamed / f"{TINY}.ipynb").rename(renamed / "my_work.ipynb")
+    proc = dlcourse("grade", TINY, "--course-dir", str(course), "--jobs", "2")
+    return course, proc
+
+
+def test_grade_exits_zero_and_grades_everyone(graded):
+    course, proc = graded
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    grades = read_csv(course / "grades.csv")
+    assert set(grades) == {"good", "blank", "truncated", "renamed"}
+    assert list(next(iter(grades.values()))) == [
+        "assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
+        "email", "raw_score", "late_submission_penalty", "score", "max_score"]
+    assert {s: float(r["score"]) for s, r in grades.items()} == {"good": 5, "blank": 0, "truncated": 0, "renamed": 0}
+    assert all(float(r["max_score"]) == 5 for r in grades.values())
+
+
+def test_report_says_what_happened_to_each_student(graded):
+    course, proc = graded
+    report = read_csv(course / "grading_report.csv")
+    assert report["good"]["status"] == "graded" and "2 of 2 test cells passed" in report["good"]["message"]
+    assert report["blank"]["status"] == "graded" and "0 of 2 test cells passed" in report["blank"]["message"]
+    assert report["truncated"]["status"] == "error"
+    assert "tiny.ipynb is not valid JSON" in report["truncated"]["message"]
+    assert report["renamed"]["status"] == "error" and "no tiny.ipynb in the submission (found: my_work.ipynb)" in report["renamed"]["message"]
+    assert "truncated" in proc.stdout and "not valid JSON" in proc.stdout  # the table shows the reason too
+
+
+def test_grading_leaves_release_folder_alone_and_writes_feedback(graded):
+    course, _ = graded
+    assert not (course / "assignments").exists(), "grade must not write a release into the course folder"
+    for student in ("good", "blank"):
+        assert (course / "feedback" / student / TINY / f"{TINY}.html").is_file()
+
+
+def test_feedback_never_shows_hidden_tests(graded):
+    course, _ = graded
+    for student in ("good", "blank"):
+        html = (course / "feedback" / student / TINY / f"{TINY}.html").read_text()
+        assert "secret_a" not in html and "BEGIN HIDDEN TESTS" not in html, f"hidden test code in {student}'s feedback"
+        assert "Hidden tests ran here" in html
+    html = (course / "feedback" / "blank" / TINY / f"{TINY}.html").read_text()
+    assert "NotImplementedError" in html  # the reason a test failed is still shown
+
+
+def test_regrading_gives_the_same_scores(graded):
+    course, _ = graded
+    before = read_csv(course / "grades.csv")
+    proc = dlcourse("grade", TINY, "--course-dir", str(course), "--jobs", "1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    after = read_csv(course / "grades.csv")
+    assert {s: r["score"] for s, r in after.items()} == {s: r["score"] for s, r in before.items()}
+
+
+def test_unknown_assignment_and_missing_config_are_instructor_errors(graded, tmp_path):
+    course, _ = graded
+    proc = dlcourse("grade", "a9_nope", "--course-dir", str(course))
+    assert proc.returncode == 2 and "unknown assignment 'a9_nope'; the course has: tiny" in proc.stderr
+    proc = dlcourse("grade", TINY, "--course-dir", str(tmp_path))
+    assert proc.returncode == 2 and "has no nbgrader_config.py" in proc.stderr
+
+
+def test_release_writes_assignments_and_keeps_it_when_the_source_is_broken(tmp_path):
+    course = make_course(tmp_path / "course")
+    proc = dlcourse("release", "--course-dir", str(course))
+    assert proc.returncode == 0, proc.stderr
+    released = course / "assignments" / TINY / f"{TINY}.ipynb"
+    nb = nbformat.read(released, as_version=4)
+    text = nbformat.writes(nb)
+    assert "return a + b" not in text and TINY_HIDDEN_LINE not in text and "raise NotImplementedError()" in text
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    # a source with a duplicated grade id is rejected by nbgrader; the old release must survive
+    source = course / "solutions" / TINY / f"{TINY}.ipynb"
+    src = nbformat.read(source, as_version=4)
+    src.cells.append(nbformat.from_dict(src.cells[3]))
+    src.cells[-1]["id"] = "duplicate-cell"
+    nbformat.write(src, source)
+    proc = dlcourse("release", TINY, "--course-dir", str(course))
+    assert proc.returncode == 2 and "could not generate the release of tiny" in proc.stderr
+    assert nbformat.read(released, as_version=4) == nb, "the previous release was damaged"
