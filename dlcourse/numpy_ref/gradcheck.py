@@ -1,0 +1,157 @@
+"""Gradient checking with centered finite differences.
+
+The analytic gradient of a backward pass is checked against a numerical
+estimate: nudge one input element by +h and -h, see how much the output
+changes, divide by 2h.  The error of this centered difference is O(h**2), so
+with h = 1e-5 in float64 a correct gradient typically agrees to a relative
+error of 1e-7 or better (1e-10 is common for smooth functions).  Near a kink
+(for example ReLU at 0) the estimate can be wrong, so keep test inputs away
+from kinks.
+
+Example — checking an affine layer's dx::
+
+    out, cache = affine_forward(x, w, b)
+    dout = rng.standard_normal(out.shape)        # a random upstream gradient
+    dx, dw, db = affine_backward(dout, cache)
+    dx_num = numerical_gradient(lambda x_: affine_forward(x_, w, b)[0], x, df=dout)
+    assert rel_error(dx, dx_num) < 1e-7
+
+Note that ``f`` receives the perturbed array as its argument: write
+``lambda x_: layer(x_, w, b)[0]``, not ``lambda _: layer(x, w, b)[0]``.
+:func:`numerical_gradient` never modifies the caller's ``x``, so a function
+that ignores its argument and closes over ``x`` always sees the unperturbed
+value, and its numerical gradient is zero.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .functional import _as_float_array, _as_real_scalar
+
+__all__ = ["numerical_gradient", "rel_error", "check_gradient"]
+
+# rel_error divides by max(_REL_ERROR_FLOOR, |a| + |b|), so that two values that
+# are both (almost) zero do not produce a huge relative error.
+_REL_ERROR_FLOOR = 1e-8
+
+
+def numerical_gradient(f: Callable[[np.ndarray], object], x, df=None, h: float = 1e-5) -> np.ndarray:
+    """Numerical gradient of sum(f(x) * df) with respect to ``x``.
+
+    Math:
+        grad[i] = sum((f(x + h e_i) - f(x - h e_i)) * df) / (2 h), where e_i
+        is the i-th unit array.  With ``df = dL/df`` (an upstream gradient)
+        this is dL/dx by the chain rule; with ``df=None`` ``f`` must return a
+        scalar and this is simply df/dx.
+
+    Args:
+        f: function called as ``f(x_perturbed)``; it must compute its result
+            from its argument (see the module docstring).
+        x: the point at which to differentiate.  It is copied and never
+            modified.
+        df: upstream gradient, shaped like ``f(x)``; ``None`` means ``f``
+            returns a scalar (equivalent to ``df = 1``).
+        h: step size, > 0.
+
+    Returns:
+        float64 array shaped like ``x``.
+
+    Raises:
+        ValueError: naming ``df`` if ``df`` does not have the shape of f(x)
+            (or is ``None`` while f(x) is not a scalar); naming ``h`` if h <= 0.
+
+    Shape:
+        x: any shape; df: shape of f(x); output: shape of x.
+
+    PyTorch counterpart: ``torch.autograd.gradcheck`` does the same comparison
+    (for float64 inputs) against autograd.
+    """
+    x = _as_float_array(x, "x").copy()  # private copy: the caller's x is never touched
+    h = _as_real_scalar(h, "h")
+    if h <= 0:
+        raise ValueError(f"h must be positive, got {h}")
+    if df is not None:
+        df = _as_float_array(df, "df")
+
+    def evaluate() -> np.ndarray:
+        out = np.asarray(f(x), dtype=np.float64)
+        if df is None and out.size != 1:
+            raise ValueError(f"df is None, so f must return a scalar, but f(x) has shape {out.shape}")
+        if df is not None and out.shape != df.shape:
+            raise ValueError(f"df must have the shape of f(x) {out.shape}, got {df.shape}")
+        return out
+
+    weights = 1.0 if df is None else df
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        original = x[index]
+        x[index] = original + h
+        f_plus = evaluate()
+        x[index] = original - h
+        f_minus = evaluate()
+        x[index] = original  # restore before the next element
+        grad[index] = np.sum((f_plus - f_minus) * weights) / (2.0 * h)
+    return grad
+
+
+def rel_error(a, b) -> float:
+    """Largest elementwise relative error between two arrays.
+
+    Math:
+        max_i |a_i - b_i| / max(1e-8, |a_i| + |b_i|).  The floor 1e-8 keeps
+        the ratio meaningful when both values are (close to) zero: there the
+        result is an absolute error scaled by 1e8.
+
+    Args:
+        a: first array (for example the analytic gradient).
+        b: second array (for example the numerical gradient), same shape.
+
+    Returns:
+        The maximum relative error as a float (0.0 for empty arrays).
+
+    Shape:
+        a: any shape; b: same shape as a.
+
+    PyTorch counterpart: none; ``torch.testing.assert_close`` uses separate
+    ``rtol`` and ``atol`` instead.
+    """
+    a = _as_float_array(a, "a")
+    b = _as_float_array(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"b must have the shape of a {a.shape}, got {b.shape}")
+    if a.size == 0:
+        return 0.0
+    errors = np.abs(a - b) / np.maximum(_REL_ERROR_FLOOR, np.abs(a) + np.abs(b))
+    return float(np.max(errors))
+
+
+def check_gradient(f: Callable[[np.ndarray], object], x, analytic, df=None, h: float = 1e-5) -> float:
+    """Relative error between an analytic gradient and :func:`numerical_gradient`.
+
+    Math:
+        rel_error(analytic, numerical_gradient(f, x, df, h)).
+
+    Args:
+        f: function called as ``f(x_perturbed)``.
+        x: the point at which to differentiate (never modified).
+        analytic: the gradient to check, shaped like ``x``.
+        df: upstream gradient shaped like ``f(x)``, or ``None`` for scalar f.
+        h: step size, > 0.
+
+    Returns:
+        The relative error (see :func:`rel_error`); below about 1e-7 means
+        the analytic gradient is almost certainly right.
+
+    Shape:
+        x: any shape; analytic: shape of x; df: shape of f(x).
+
+    PyTorch counterpart: ``torch.autograd.gradcheck``.
+    """
+    analytic = _as_float_array(analytic, "analytic")
+    numerical = numerical_gradient(f, x, df=df, h=h)
+    if analytic.shape != numerical.shape:
+        raise ValueError(f"analytic must have the shape of x {numerical.shape}, got {analytic.shape}")
+    return rel_error(analytic, numerical)
