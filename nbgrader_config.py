@@ -18,6 +18,25 @@ c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True
 c.Execute.startup_timeout = 120
 
+# Autograde with a kernel that is restarted after a crash or hang (the rest of the notebook
+# is still graded), and with warnings on stderr ignored when scoring: nbgrader scores any
+# stderr output of a test cell as a failure, and a RuntimeWarning is not a wrong answer.
+c.Autograde.autograde_preprocessors = [
+    "dlcourse.grading.execute.ResilientExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"Warning"
+
+# The gradebook: sqlite in the course folder by default. When several graders share a
+# course, point every grader at one PostgreSQL database instead, e.g.
+# c.CourseDirectory.db_url = "postgresql://grader:secret@db.example.org/dlcourse"
+
 # Keep feedback readable when a submission prints a flood of output.
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100

@@ -40,8 +40,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
     course = _course(args)
     print(f"grading {args.assignment} in {course} with {args.jobs} job(s)", flush=True)
+    memory = int(args.memory_limit * 1024**3) if args.memory_limit > 0 else None
     report = grade(
         args.assignment, course, jobs=args.jobs, timeout=args.timeout,
+        cell_timeout=args.cell_timeout, memory_limit=memory, students=args.student,
         progress=lambda r: print(f"  {r.student}: {r.status} ({r.seconds:.0f} s)", flush=True),
     )
     if not report.results:
@@ -104,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2, metavar="N", help="students graded in parallel (default: 2)")
     p.add_argument("--timeout", type=float, default=1800.0, metavar="SECONDS",
                    help="wall-clock limit for one student's submission (default: 1800)")
+    p.add_argument("--student", action="append", default=None, metavar="ID",
+                   help="grade only this student (repeatable); other rows of grades.csv are kept")
+    p.add_argument("--cell-timeout", type=int, default=None, metavar="SECONDS",
+                   help="limit for one cell, after which it is interrupted (default: Execute.timeout in "
+                        "nbgrader_config.py)")
+    p.add_argument("--memory-limit", type=float, default=8.0, metavar="GB",
+                   help="address-space limit of each grading kernel, so a memory hog gets a MemoryError "
+                        "(default: 8; 0 for none)")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("demo", help="run the whole pipeline on sample submissions in a scratch folder",

@@ -51,7 +51,7 @@ def test_grade_exits_zero_and_grades_everyone(graded):
     assert list(next(iter(grades.values()))) == [
         "assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
         "email", "raw_score", "late_submission_penalty", "score", "max_score"]
-    assert {s: float(r["score"]) for s, r in grades.items()} == {"good": 5, "blank": 0, "truncated": 0, "renamed": 0}
+    assert {s: float(r["score"]) for s, r in grades.items()} == {"good": 5, "blank": 0, "truncated": 0, "renamed": 5}
     assert all(float(r["max_score"]) == 5 for r in grades.values())
 
 
@@ -62,7 +62,7 @@ def test_report_says_what_happened_to_each_student(graded):
     assert report["blank"]["status"] == "graded" and "0 of 2 test cells passed" in report["blank"]["message"]
     assert report["truncated"]["status"] == "error"
     assert "tiny.ipynb is not valid JSON" in report["truncated"]["message"]
-    assert report["renamed"]["status"] == "error" and "no tiny.ipynb in the submission (found: my_work.ipynb)" in report["renamed"]["message"]
+    assert report["renamed"]["status"] == "graded" and "graded my_work.ipynb as tiny.ipynb" in report["renamed"]["message"]
     assert "truncated" in proc.stdout and "not valid JSON" in proc.stdout  # the table shows the reason too
 
 

@@ -11,7 +11,6 @@ hidden-test cases) and one BLAS thread per kernel.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import signal
@@ -27,15 +26,16 @@ from typing import Callable, Iterable
 import nbformat
 
 from dlcourse.course import (
+    CONFIG_FILE,
     RELEASE_DIR,
     SUBMITTED_DIR,
     CourseError,
     check_assignment,
     check_course_dir,
     list_assignments,
-    source_notebooks,
 )
 from dlcourse.grading.cases import STUDENT_ENV
+from dlcourse.grading.sanitize import stage_submission
 
 #: nbgrader's CSV export columns, in its order (``nbgrader export``).
 GRADES_COLUMNS = [
@@ -46,7 +46,9 @@ REPORT_COLUMNS = ["assignment", "student_id", "status", "score", "max_score", "s
 GRADES_FILE = "grades.csv"
 REPORT_FILE = "grading_report.csv"
 LOG_DIR = Path(".dlcourse") / "logs"
+STAGED_DIR = Path(".dlcourse") / "staged"
 DEFAULT_STUDENT_TIMEOUT = 1800.0
+DEFAULT_MEMORY_LIMIT = 8 * 1024**3  # address space per kernel; torch alone maps about 3.6 GB
 
 
 def nbgrader_env(student: str | None = None) -> dict[str, str]:
@@ -83,6 +85,7 @@ def run_nbgrader(
     student: str | None = None,
     timeout: float | None = None,
     log_path: Path | None = None,
+    preexec: Callable[[], None] | None = None,
 ) -> ProcessResult:
     """Run ``python -m nbgrader ARGS`` in ``course_dir``; kill its whole process group on timeout."""
     start = time.monotonic()
@@ -96,6 +99,7 @@ def run_nbgrader(
         text=True,
         errors="replace",
         start_new_session=True,
+        preexec_fn=preexec,
     )
     try:
         output, _ = proc.communicate(timeout=timeout)
@@ -181,6 +185,7 @@ class StudentResult:
     message: str = ""
     seconds: float = 0.0
     timestamp: str = ""
+    notes: list[str] = field(default_factory=list)  # repairs and incidents, joined into message
 
 
 @dataclass
@@ -207,71 +212,119 @@ def list_submissions(course_dir: Path, assignment: str) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / assignment).is_dir() and not p.name.startswith("."))
 
 
-def check_submission(course_dir: Path, assignment: str, student: str) -> str | None:
-    """A reason the submission cannot be graded at all, or ``None`` when it can."""
-    folder = course_dir / SUBMITTED_DIR / student / assignment
-    expected = [nb.name for nb in source_notebooks(course_dir, assignment)]
-    found = sorted(p.name for p in folder.glob("*.ipynb"))
-    missing = [name for name in expected if name not in found]
-    if missing and len(missing) == len(expected):
-        return f"no {', '.join(missing)} in the submission (found: {', '.join(found) or 'no notebooks'})"
-    for name in expected:
-        if name in missing:
-            continue
-        try:
-            json.loads((folder / name).read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            return f"{name} is not a text file (it is not UTF-8): it cannot be a notebook"
-        except json.JSONDecodeError as exc:
-            return (f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-                    "the file is truncated or corrupted")
-        try:
-            nbformat.read(folder / name, as_version=4)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not raised
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return f"{name} is not a readable notebook ({type(exc).__name__}: {first_line[:200]})"
-    return None
-
-
 def _failure_reason(result: ProcessResult, limit: float) -> str:
     if result.returncode is None:
         return f"grading stopped at the wall-clock limit of {limit:.0f} s for one submission"
     text = result.output
     if "DeadKernelError" in text or "Kernel died" in text:
-        return "the notebook's kernel died while running (os._exit, a crash or too much memory)"
+        return "the notebook's kernel died before it could be graded"
     for line in reversed(text.strip().splitlines()):
         if "Error" in line or "error" in line:
             return f"nbgrader failed: {line.strip()[:300]}"
     return f"nbgrader failed with exit status {result.returncode}"
 
 
-def grade_student(
-    course_dir: Path, assignment: str, student: str, *, timeout: float = DEFAULT_STUDENT_TIMEOUT
-) -> StudentResult:
-    """Autograde one submission and write its feedback; never raises for a bad submission."""
-    reason = check_submission(course_dir, assignment, student)
-    if reason is not None:
-        return StudentResult(student, "error", message=reason)
-    logs = course_dir / LOG_DIR / assignment
-    auto = run_nbgrader(
-        ["autograde", assignment, f"--student={student}", "--force"],
-        course_dir, student=student, timeout=timeout, log_path=logs / f"{student}.autograde.log",
-    )
-    if not auto.ok:
-        return StudentResult(student, "error", message=_failure_reason(auto, timeout), seconds=auto.seconds)
-    feedback = run_nbgrader(
-        ["generate_feedback", assignment, f"--student={student}", "--force"],
-        course_dir, student=student, timeout=timeout, log_path=logs / f"{student}.feedback.log",
-    )
-    message = "graded" if feedback.ok else "graded, but feedback could not be generated: " + _failure_reason(feedback, timeout)
-    return StudentResult(student, "graded", message=message, seconds=auto.seconds + feedback.seconds)
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one student's grading run (inherited by its kernel)."""
+
+    wall_seconds: float = DEFAULT_STUDENT_TIMEOUT
+    cell_seconds: int | None = None  # None: nbgrader_config.py's Execute.timeout
+    memory_bytes: int | None = DEFAULT_MEMORY_LIMIT
+
+    def preexec(self) -> Callable[[], None]:
+        memory = self.memory_bytes
+
+        def apply() -> None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a segfault leaves no core file
+            if memory:
+                resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+        return apply
 
 
-def _read_scores(course_dir: Path, assignment: str, results: list[StudentResult]) -> float:
-    """Fill score, max_score and timestamp of graded results from the gradebook; return the max score."""
+def _forget_previous_run(course_dir: Path, assignment: str, student: str, db_url: str) -> None:
+    """Remove a previous grading of this student so no stale grade can survive a failed re-grade."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
+    for folder in (course_dir / "autograded" / student / assignment, course_dir / "feedback" / student / assignment):
+        if folder.exists():
+            shutil.rmtree(folder)
+    with Gradebook(db_url) as gb:
+        try:
+            gb.remove_submission(assignment, student)
+        except MissingEntry:
+            pass
+
+
+def _cell_incidents(course_dir: Path, assignment: str, student: str) -> list[str]:
+    """Cells of the autograded notebooks whose kernel died, hung or timed out, in words."""
+    words = {"DeadKernelError": "the kernel died in", "UnresponsiveKernelError": "the kernel hung in",
+             "CellTimeoutError": "timed out:", "MemoryError": "ran out of memory in"}
+    incidents = []
+    for path in sorted((course_dir / "autograded" / student / assignment).glob("*.ipynb")):
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception:  # noqa: BLE001
+            continue
+        for i, cell in enumerate(nb.cells):
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error" and out.get("ename") in words:
+                    gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                    where = f"cell {gid!r}" if gid else f"cell {i + 1}"
+                    incidents.append(f"{words[out['ename']]} {where}")
+                    break
+    return incidents
+
+
+def grade_student(
+    course_dir: Path, assignment: str, student: str, *,
+    release_dir: Path, db_url: str, limits: Limits = Limits(),
+) -> StudentResult:
+    """Stage, autograde and write feedback for one submission; never raises for a bad submission."""
+    _forget_previous_run(course_dir, assignment, student, db_url)
+    staged = stage_submission(course_dir / SUBMITTED_DIR / student / assignment,
+                              course_dir / STAGED_DIR / student / assignment, release_dir)
+    if staged.problem is not None:
+        return StudentResult(student, "error", message="; ".join([staged.problem, *staged.notes]))
+    logs = course_dir / LOG_DIR / assignment
+    args = ["autograde", assignment, f"--student={student}", "--force",
+            f"--CourseDirectory.submitted_directory={STAGED_DIR.as_posix()}"]
+    if limits.cell_seconds:
+        args.append(f"--Execute.timeout={int(limits.cell_seconds)}")
+    auto = run_nbgrader(args, course_dir, student=student, timeout=limits.wall_seconds,
+                        log_path=logs / f"{student}.autograde.log", preexec=limits.preexec())
+    if not auto.ok:
+        return StudentResult(student, "error", seconds=auto.seconds,
+                             message="; ".join([_failure_reason(auto, limits.wall_seconds), *staged.notes]))
+    notes = _cell_incidents(course_dir, assignment, student) + staged.notes
+    feedback = run_nbgrader(
+        ["generate_feedback", assignment, f"--student={student}", "--force"],
+        course_dir, student=student, timeout=limits.wall_seconds, log_path=logs / f"{student}.feedback.log",
+    )
+    if not feedback.ok:
+        notes.append("feedback could not be generated: " + _failure_reason(feedback, limits.wall_seconds))
+    return StudentResult(student, "graded", notes=notes, seconds=auto.seconds + feedback.seconds)
+
+
+def course_db_url(course_dir: Path) -> str:
+    """The gradebook URL of the course (``CourseDirectory.db_url`` in nbgrader_config.py, else sqlite)."""
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader(CONFIG_FILE, path=str(course_dir)).load_config()
+    coursedir = CourseDirectory(config=config)
+    coursedir.root = str(course_dir)
+    return coursedir.db_url
+
+
+def _read_scores(db_url: str, assignment: str, results: list[StudentResult]) -> float:
+    """Fill score, max_score, timestamp and message of graded results from the gradebook; return the max score."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gb:
         max_score = float(gb.find_assignment(assignment).max_score)
         for res in results:
             res.max_score = max_score
@@ -280,14 +333,13 @@ def _read_scores(course_dir: Path, assignment: str, results: list[StudentResult]
             try:
                 sub = gb.find_submission(assignment, res.student)
             except MissingEntry:
-                res.status, res.message = "error", "nbgrader recorded no submission"
+                res.status, res.message = "error", "; ".join(["nbgrader recorded no submission", *res.notes])
                 continue
             res.score = float(sub.score)
             res.timestamp = sub.timestamp.isoformat() if sub.timestamp else ""
             cells = [g for nb in sub.notebooks for g in nb.grades if g.max_score > 0]
             passed = sum(1 for g in cells if g.score is not None and g.score >= g.max_score)
-            if res.message == "graded":
-                res.message = f"graded: {passed} of {len(cells)} test cells passed"
+            res.message = "; ".join([f"graded: {passed} of {len(cells)} test cells passed", *res.notes])
     return max_score
 
 
@@ -297,13 +349,20 @@ def grade(
     *,
     jobs: int = 2,
     timeout: float = DEFAULT_STUDENT_TIMEOUT,
+    cell_timeout: int | None = None,
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
+    students: Iterable[str] | None = None,
     progress: Callable[[StudentResult], None] | None = None,
 ) -> GradeReport:
     """Autograde every submission of ``assignment``, write feedback, ``grades.csv`` and the report.
 
     Works on a course directory that holds only ``nbgrader_config.py``, ``solutions/`` and
     ``submitted/``: the gradebook is prepared from ``solutions/`` (the release generated for
-    that goes to a scratch folder; ``assignments/`` is never touched).
+    that goes to a scratch folder; ``assignments/`` is never touched). Each submission is
+    staged (see :mod:`dlcourse.grading.sanitize`) and graded in its own nbgrader process with
+    a wall-clock limit (``timeout`` seconds), a per-cell limit (``cell_timeout``, default from
+    the config) and a memory limit (``memory_limit`` bytes, None for none). ``students``
+    restricts grading to some students (their rows are replaced, the others' kept).
 
     Raises:
         CourseError: for instructor-side problems only (missing config, unknown assignment,
@@ -313,19 +372,27 @@ def grade(
     check_assignment(course, assignment)
     if jobs < 1:
         raise CourseError(f"--jobs must be at least 1, got {jobs}")
-    with tempfile.TemporaryDirectory(prefix="dlcourse-gradebook-") as scratch:
-        generate_release(course, assignment, scratch)
-    students = list_submissions(course, assignment)
+    db_url = course_db_url(course)
+    limits = Limits(wall_seconds=timeout, cell_seconds=cell_timeout, memory_bytes=memory_limit)
+    available = list_submissions(course, assignment)
+    if students is not None:
+        wanted = list(dict.fromkeys(students))
+        unknown = [s for s in wanted if s not in available]
+        if unknown:
+            raise CourseError(f"no submission of {assignment} for: {', '.join(unknown)}")
+        available = wanted
+    with tempfile.TemporaryDirectory(prefix="dlcourse-release-") as scratch:
+        release_dir = generate_release(course, assignment, scratch)
 
-    def one(student: str) -> StudentResult:
-        res = grade_student(course, assignment, student, timeout=timeout)
-        if progress is not None:
-            progress(res)
-        return res
+        def one(student: str) -> StudentResult:
+            res = grade_student(course, assignment, student, release_dir=release_dir, db_url=db_url, limits=limits)
+            if progress is not None:
+                progress(res)
+            return res
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(one, students))
-    max_score = _read_scores(course, assignment, results)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(one, available))
+    max_score = _read_scores(db_url, assignment, results)
     report = GradeReport(assignment, course, max_score, results)
     write_grades(report)
     return report
@@ -334,7 +401,7 @@ def grade(
 def write_grades(report: GradeReport) -> None:
     """Update ``grades.csv`` (nbgrader's export columns) and ``grading_report.csv`` (one line per student).
 
-    Rows of other assignments already in the files are kept; this assignment's rows are replaced.
+    The rows of the students just graded are replaced; every other row already in the files is kept.
     """
     grades = [{
         "assignment": report.assignment, "duedate": "", "timestamp": res.timestamp,
@@ -347,17 +414,19 @@ def write_grades(report: GradeReport) -> None:
         "score": _fmt(res.score), "max_score": _fmt(report.max_score),
         "seconds": f"{res.seconds:.1f}", "message": res.message,
     } for res in report.results]
-    _update_csv(report.grades_csv, GRADES_COLUMNS, report.assignment, grades)
-    _update_csv(report.report_csv, REPORT_COLUMNS, report.assignment, lines)
+    graded = {res.student for res in report.results}
+    _update_csv(report.grades_csv, GRADES_COLUMNS, report.assignment, graded, grades)
+    _update_csv(report.report_csv, REPORT_COLUMNS, report.assignment, graded, lines)
 
 
-def _update_csv(path: Path, columns: list[str], assignment: str, rows: list[dict]) -> None:
+def _update_csv(path: Path, columns: list[str], assignment: str, students: set[str], rows: list[dict]) -> None:
+    """Replace the rows of ``students`` for ``assignment`` in the CSV file; keep every other row."""
     kept: list[dict] = []
     if path.is_file():
         with open(path, newline="") as fh:
             reader = csv.DictReader(fh)
             if reader.fieldnames == columns:
-                kept = [row for row in reader if row["assignment"] != assignment]
+                kept = [row for row in reader if row["assignment"] != assignment or row["student_id"] not in students]
     with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
