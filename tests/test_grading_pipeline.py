@@ -118,3 +118,22 @@ def test_release_writes_assignments_and_keeps_it_when_the_source_is_broken(tmp_p
     proc = dlcourse("release", TINY, "--course-dir", str(course))
     assert proc.returncode == 2 and "could not generate the release of tiny" in proc.stderr
     assert nbformat.read(released, as_version=4) == nb, "the previous release was damaged"
+
+
+def test_wall_clock_limit_stops_one_student_and_spares_the_others(tmp_path):
+    """A submission that would run for hours is stopped at --timeout; its neighbour is graded normally."""
+    from dlcourse.grading.pipeline import generate_release, grade
+
+    course = make_course(tmp_path / "course")
+    release_dir = generate_release(course, TINY, tmp_path / "release")
+    for student in ("slow", "fine"):
+        write_submission("complete", course / "solutions" / TINY, release_dir, course / "submitted" / student / TINY)
+    slow = course / "submitted" / "slow" / TINY / f"{TINY}.ipynb"
+    nb = nbformat.read(slow, as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell("import time\nfor _ in range(10_000):\n    time.sleep(1)"))
+    nbformat.write(nb, slow)
+    report = grade(TINY, course, jobs=2, timeout=40)
+    results = {r.student: r for r in report.results}
+    assert (results["slow"].status, results["slow"].score) == ("error", 0)
+    assert "wall-clock limit of 40 s" in results["slow"].message
+    assert (results["fine"].status, results["fine"].score) == ("graded", 5)

@@ -90,7 +90,11 @@ def repair_notebook(nb, release_nb) -> list[str]:
     4. Missing test and locked cells are re-inserted after the nearest earlier release cell
        that the notebook still has.
     """
-    notes: list[str] = []
+    unknown: list[str] = []
+    duplicates: list[str] = []
+    relabelled: list[str] = []
+    restored_tests: list[str] = []
+    missing_answers: list[str] = []
     release_cells = {gid: cell for cell in release_nb.cells if (gid := _grade_id(cell))}
 
     last_index: dict[str, int] = {}
@@ -102,14 +106,14 @@ def repair_notebook(nb, release_nb) -> list[str]:
         if gid not in release_cells or cell.cell_type != release_cells[gid].cell_type:
             del cell.metadata["nbgrader"]
             if gid:
-                notes.append(f"cell with unknown grade id {gid!r} kept as ungraded code")
+                unknown.append(gid)
             continue
         last_index[gid] = i
     for i, cell in enumerate(nb.cells):
         gid = _grade_id(cell)
         if gid is not None and last_index.get(gid) != i:
             del cell.metadata["nbgrader"]
-            notes.append(f"duplicate of cell {gid!r} kept as ungraded code (the last copy is graded)")
+            duplicates.append(gid)
 
     by_id = {cell.get("id"): gid for gid, cell in release_cells.items() if cell.get("id")}
     by_source = {cell.source: gid for gid, cell in release_cells.items()
@@ -121,7 +125,7 @@ def repair_notebook(nb, release_nb) -> list[str]:
         if gid and gid not in last_index and cell.cell_type == release_cells[gid].cell_type:
             cell.metadata["nbgrader"] = {"grade_id": gid}
             last_index[gid] = i
-            notes.append(f"cell {gid!r} had lost its nbgrader metadata; restored")
+            relabelled.append(gid)
 
     for gid, i in last_index.items():
         nb.cells[i].metadata["nbgrader"] = copy.deepcopy(release_cells[gid].metadata["nbgrader"])
@@ -134,7 +138,7 @@ def repair_notebook(nb, release_nb) -> list[str]:
             continue
         meta = rcell.metadata["nbgrader"]
         if not _is_restorable(meta):
-            notes.append(f"answer cell {gid!r} is missing")
+            missing_answers.append(gid)
             continue
         insert_at = 0
         for prev_id in reversed(release_order[:pos]):
@@ -150,7 +154,7 @@ def repair_notebook(nb, release_nb) -> list[str]:
         last_index = {g: (j + 1 if j >= insert_at else j) for g, j in last_index.items()}
         last_index[gid] = insert_at
         if meta.get("grade"):
-            notes.append(f"test cell {gid!r} was missing and has been restored")
+            restored_tests.append(gid)
 
     seen_ids: set[str] = set()
     for cell in nb.cells:
@@ -158,7 +162,22 @@ def repair_notebook(nb, release_nb) -> list[str]:
         if not cid or cid in seen_ids:
             cell["id"] = uuid.uuid4().hex[:8]
         seen_ids.add(cell["id"])
-    return notes
+    return [note for note in (
+        _summary("cell(s) with a grade id the assignment does not have kept as ungraded code", unknown),
+        _summary("duplicated or split cell(s) kept as ungraded code, the last copy graded", duplicates),
+        _summary("cell(s) had lost their nbgrader metadata and got it back", relabelled),
+        _summary("missing test cell(s) restored", restored_tests),
+        _summary("answer cell(s) missing", missing_answers),
+    ) if note]
+
+
+def _summary(what: str, ids: list[str], shown: int = 3) -> str:
+    """``"3 <what>: 'a', 'b', 'c'"``, or ``""`` when ``ids`` is empty."""
+    if not ids:
+        return ""
+    unique = list(dict.fromkeys(ids))
+    listed = ", ".join(repr(i) for i in unique[:shown]) + (", ..." if len(unique) > shown else "")
+    return f"{len(unique)} {what}: {listed}"
 
 
 def _match_notebooks(expected: dict[str, set[str]], found: list[Path]) -> tuple[dict[str, Path], list[str]]:

@@ -1,0 +1,106 @@
+"""Grading speed: parallel speed-up and the overhead of the grading pipeline.
+
+Usage (from the course folder, in the course's venv)::
+
+    python benchmarks/grading.py [ASSIGNMENT] [--submissions 8] [--out benchmarks/results/grading.json]
+
+Measures, on copies of the complete solution of ASSIGNMENT (default a1_backprop):
+
+- ``speedup``: wall time of ``dlcourse grade`` for N submissions with ``--jobs 1`` divided by
+  the time with ``--jobs 2`` (2 is the number of cores of the course's reference laptop);
+- ``overhead``: the time to grade one submission (its nbgrader autograde and feedback runs)
+  divided by the time to execute the same notebook plainly with nbclient; the once-per-run
+  gradebook setup (generating the release) is reported separately.
+
+Nothing is asserted: the figures are printed and written as JSON for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from dlcourse.grading.pipeline import generate_release, grade, nbgrader_env  # noqa: E402
+from dlcourse.grading.samples import write_submission  # noqa: E402
+
+
+def _course(root: Path, aid: str) -> Path:
+    import shutil
+
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(REPO / "solutions" / aid, root / "solutions" / aid)
+    return root
+
+
+def plain_execution_seconds(notebook: Path) -> float:
+    nb = nbformat.read(notebook, as_version=4)
+    os.environ.update({k: v for k, v in nbgrader_env().items() if k in ("PATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                                                         "OPENBLAS_NUM_THREADS", "MPLBACKEND")})
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("assignment", nargs="?", default="a1_backprop")
+    parser.add_argument("--submissions", type=int, default=8)
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "grading.json"))
+    args = parser.parse_args()
+    aid = args.assignment
+    with tempfile.TemporaryDirectory(prefix="dlcourse-bench-") as tmp:
+        tmp = Path(tmp)
+        course = _course(tmp / "course", aid)
+        release_dir = generate_release(course, aid, tmp / "release")
+        students = [f"student{i:02d}" for i in range(args.submissions)]
+        for s in students:
+            write_submission("complete", course / "solutions" / aid, release_dir, course / "submitted" / s / aid)
+        (notebook,) = (course / "submitted" / students[0] / aid).glob("*.ipynb")
+        plain = plain_execution_seconds(notebook)
+
+        timings = {}
+        for jobs in (1, 2):
+            start = time.perf_counter()
+            report = grade(aid, course, jobs=jobs)
+            timings[jobs] = time.perf_counter() - start
+            assert all(r.score == report.max_score for r in report.results), "benchmark submissions must earn full marks"
+        start = time.perf_counter()
+        single = grade(aid, course, jobs=1, students=[students[0]])
+        one_with_setup = time.perf_counter() - start
+        one = single.results[0].seconds  # staging + autograde + feedback of this student
+
+    result = {
+        "assignment": aid,
+        "submissions": args.submissions,
+        "cpu_count": os.cpu_count(),
+        "machine": platform.platform(),
+        "seconds_jobs1": round(timings[1], 1),
+        "seconds_jobs2": round(timings[2], 1),
+        "speedup_jobs2_vs_jobs1": round(timings[1] / timings[2], 2),
+        "seconds_grade_one": round(one, 1),
+        "seconds_grade_one_with_gradebook_setup": round(one_with_setup, 1),
+        "seconds_plain_execution": round(plain, 1),
+        "overhead_grade_one_vs_plain": round(one / plain, 2),
+    }
+    print(json.dumps(result, indent=2))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

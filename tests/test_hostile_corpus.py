@@ -1,0 +1,115 @@
+"""The hostile corpus, graded in one batch per assignment: every case reaches its stated outcome,
+nobody else's grade is touched, and the report says what happened in one line per student."""
+
+import csv
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from course_fixtures import REPO, copy_course, make_course
+from dlcourse.course import list_assignments
+from dlcourse.grading.pipeline import generate_release, grade
+from hostile_corpus import CASES, ERROR, FULL, ZERO, write_case
+
+pytestmark = pytest.mark.pipeline
+
+ASSIGNMENTS = ["tiny", *list_assignments(REPO)]
+# A cell may run this long before it is interrupted: well above the slowest legitimate cell.
+CELL_TIMEOUT = {"tiny": 8}
+DEFAULT_CELL_TIMEOUT = 40
+# Address-space limit of a grading kernel: torch alone maps about 3.6 GB; the tiny course has no torch.
+MEMORY_LIMIT = {"tiny": 1536 * 1024**2}
+DEFAULT_MEMORY_LIMIT = 6 * 1024**3
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def corpus(request, tmp_path_factory):
+    aid = request.param
+    root = tmp_path_factory.mktemp(f"corpus-{aid}")
+    course = make_course(root) if aid == "tiny" else copy_course(root, [aid])
+    release_dir = generate_release(course, aid, tmp_path_factory.mktemp(f"release-{aid}"))
+    for case in CASES:
+        write_case(case, course / "solutions" / aid, release_dir, course / "submitted" / case / aid)
+    report = grade(aid, course, jobs=2, cell_timeout=CELL_TIMEOUT.get(aid, DEFAULT_CELL_TIMEOUT),
+                   memory_limit=MEMORY_LIMIT.get(aid, DEFAULT_MEMORY_LIMIT))
+    return aid, course, report, {r.student: r for r in report.results}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_case_reaches_its_outcome(corpus, case):
+    aid, _, report, results = corpus
+    res = results[case]
+    spec = CASES[case]
+    where = f"{aid}/{case}: {res.status} {res.score}/{report.max_score} — {res.message}"
+    if spec.expect == FULL:
+        assert res.status == "graded" and res.score == report.max_score, where
+    elif spec.expect == ZERO:
+        assert res.status == "graded" and res.score == 0, where
+    else:
+        assert spec.expect == ERROR and res.status == "error" and res.score == 0, where
+    if spec.says:
+        assert spec.says in res.message, f"the report line should say {spec.says!r}: {where}"
+
+
+def test_report_has_one_readable_line_per_student(corpus):
+    _, course, _, _ = corpus
+    with open(course / "grading_report.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(r["student_id"] for r in rows) == sorted(CASES)
+    for row in rows:
+        assert row["message"] and "\n" not in row["message"], row
+
+
+def test_max_score_is_the_instructors(corpus):
+    aid, course, report, _ = corpus
+    source = next((course / "solutions" / aid).glob("*.ipynb"))
+    points = sum(c.metadata.nbgrader.get("points", 0) for c in nbformat.read(source, as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("grade"))
+    assert report.max_score == points  # inflated points in a submission change nothing
+
+
+def test_dead_kernel_keeps_the_students_results(corpus):
+    aid, course, _, _ = corpus
+    for case in ("os_exit", "segfault"):
+        assert list((course / "autograded" / case / aid).glob("*.ipynb")), f"{case}: autograded notebook deleted"
+        assert list((course / "feedback" / case / aid).glob("*.html")), f"{case}: no feedback"
+
+
+def test_files_beside_the_notebook_never_reach_the_kernel(corpus):
+    aid, course, _, _ = corpus
+    assert not (course / "autograded" / "numpy_beside" / aid / "numpy.py").exists()
+
+
+def test_huge_output_is_truncated_in_the_graded_notebook(corpus):
+    aid, course, _, _ = corpus
+    (path,) = (course / "autograded" / "huge_output" / aid).glob("*.ipynb")
+    assert path.stat().st_size < 5 * 2**20, f"{path.stat().st_size} bytes"
+
+
+def test_regrade_gives_the_same_scores_and_leaves_nothing_stale(corpus):
+    aid, course, report, results = corpus
+    # re-grade two students: one unchanged, one whose file became unreadable meanwhile
+    keep = {"correct": results["correct"].score}
+    write_case("truncated_json", course / "solutions" / aid, _release_of(course, aid), course / "submitted" / "untouched" / aid)
+    subset = ["correct", "untouched", "duplicated_cells", "os_exit"]
+    rerun = grade(aid, course, jobs=2, cell_timeout=CELL_TIMEOUT.get(aid, DEFAULT_CELL_TIMEOUT),
+                  memory_limit=MEMORY_LIMIT.get(aid, DEFAULT_MEMORY_LIMIT), students=subset)
+    again = {r.student: r for r in rerun.results}
+    assert sorted(again) == sorted(subset)
+    with open(course / "grades.csv", newline="") as fh:
+        assert sorted(r["student_id"] for r in csv.DictReader(fh)) == sorted(CASES), "rows of others were lost"
+    assert again["correct"].score == keep["correct"]
+    assert (again["untouched"].status, again["untouched"].score) == ("error", 0)
+    assert not (course / "autograded" / "untouched" / aid).exists(), "stale autograded notebook left behind"
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        assert "untouched" not in {s.student.id for s in gb.find_assignment(aid).submissions}, "stale grades left"
+    for case, res in results.items():
+        if case in again and case != "untouched":
+            assert again[case].score == res.score, f"{case}: {res.score} then {again[case].score}"
+
+
+def _release_of(course: Path, aid: str) -> Path:
+    # the complete/untouched builders only need a release folder: regenerate one next to the course
+    return generate_release(course, aid, course.parent / f"{course.name}-release2")
