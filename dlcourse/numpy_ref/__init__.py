@@ -9,11 +9,18 @@ Submodules:
         derivatives, softmax and log_softmax.
     losses: losses returning ``(loss, grad)`` (mse, binary cross-entropy,
         soft margin, cross-entropy).
-    layers: forward/backward pairs (affine and activation layers).
-    gradcheck: numerical gradients and relative errors for gradient checking.
+    layers: forward/backward pairs (affine, activation layers, batch norm
+        with staged and closed-form backward, inverted dropout).
+    init: weight initializers (Xavier/Glorot, He, fan-in uniform, normal).
+    optim: ``Parameter`` and the optimizers SGD, Adagrad, RMSprop, Adam,
+        AdamW with torch.optim's semantics, plus the textbook update rules.
+    lr_scheduler: closed-form learning-rate schedules matching
+        torch.optim.lr_scheduler, and a ``Scheduler`` that drives an optimizer.
+    gradcheck: numerical gradients, relative errors, and a layer checker.
+    models: ``FullyConnectedNet`` and the ``train`` loop with a ``History``.
     perceptron: the single-layer perceptron of lecture 1.
 """
 
-from . import functional, gradcheck, layers, losses, perceptron
+from . import functional, gradcheck, init, layers, losses, lr_scheduler, models, optim, perceptron
 
-__all__ = ["functional", "gradcheck", "layers", "losses", "perceptron"]
+__all__ = ["functional", "gradcheck", "init", "layers", "losses", "lr_scheduler", "models", "optim", "perceptron"]

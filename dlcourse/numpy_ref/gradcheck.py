@@ -25,13 +25,14 @@ value, and its numerical gradient is zero.
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Mapping
 
 import numpy as np
 
 from .functional import _as_float_array, _as_real_scalar
 
-__all__ = ["numerical_gradient", "rel_error", "check_gradient"]
+__all__ = ["numerical_gradient", "rel_error", "check_gradient", "check_layer", "LayerCheck"]
 
 # rel_error divides by max(_REL_ERROR_FLOOR, |a| + |b|), so that two values that
 # are both (almost) zero do not produce a huge relative error.
@@ -155,3 +156,112 @@ def check_gradient(f: Callable[[np.ndarray], object], x, analytic, df=None, h: f
     if analytic.shape != numerical.shape:
         raise ValueError(f"analytic must have the shape of x {numerical.shape}, got {analytic.shape}")
     return rel_error(analytic, numerical)
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    """Result of checking one input's gradient with :func:`check_layer`.
+
+    Attributes:
+        name: the input's name (its key, or ``"input<i>"`` for a sequence).
+        rel_error: the largest elementwise relative error (see :func:`rel_error`).
+        worst_index: index of the element with that error.
+        analytic: the backward pass's value at that element.
+        numerical: the centered difference's value at that element.
+    """
+
+    name: str
+    rel_error: float
+    worst_index: tuple[int, ...]
+    analytic: float
+    numerical: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.name}: relative error {self.rel_error:.2e}, worst at index {self.worst_index} "
+            f"(analytic {self.analytic!r}, numerical {self.numerical!r})"
+        )
+
+
+def check_layer(forward, backward, inputs, *, rng: np.random.Generator, h: float = 1e-5) -> dict[str, LayerCheck]:
+    """Check a layer's backward pass against centered differences for every input.
+
+    A random upstream gradient ``dout`` (standard normal, from ``rng``; never
+    all ones, which would hide transposed or mis-summed gradients) is
+    backpropagated, and each input's gradient is compared with
+    ``numerical_gradient`` of sum(forward(...)[0] * dout).
+
+    Math:
+        for input k: rel_error(backward(dout, cache)[k],
+        numerical_gradient(lambda a: forward(..., a, ...)[0], inputs[k], df=dout, h)).
+
+    Args:
+        forward: ``forward(*inputs) -> (out, cache)`` (or ``forward(**inputs)``
+            when ``inputs`` is a mapping).  It is called many times, so it
+            must not have lasting side effects (wrap batch norm so that each
+            call gets fresh copies of the running statistics).
+        backward: ``backward(dout, cache)`` returning one gradient per input,
+            in the order of ``inputs`` (a single array for one input).
+        inputs: a sequence of arrays (passed positionally), or a mapping
+            name -> array (passed by keyword; ``backward``'s gradients are
+            matched to the names in the mapping's order).
+        rng: the generator of the upstream gradient.
+        h: finite-difference step, > 0.
+
+    Returns:
+        dict mapping each input's name to a :class:`LayerCheck` (worst
+        relative error with its index and both values).
+
+    Raises:
+        ValueError: naming ``backward`` if it returns the wrong number of
+            gradients or a gradient of the wrong shape; naming ``rng`` if it
+            is not a Generator.
+
+    Shape:
+        any; each gradient is shaped like its input.
+
+    PyTorch counterpart: ``torch.autograd.gradcheck`` (which checks every
+    output/input pair instead of one random projection).
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    if isinstance(inputs, Mapping):
+        names = list(inputs)
+        arrays = [_as_float_array(inputs[k], k) for k in names]
+
+        def call(args):
+            return forward(**dict(zip(names, args)))
+    else:
+        arrays = [_as_float_array(a, f"input{i}") for i, a in enumerate(inputs)]
+        names = [f"input{i}" for i in range(len(arrays))]
+
+        def call(args):
+            return forward(*args)
+
+    out, cache = call(arrays)
+    dout = rng.standard_normal(np.shape(out))
+    grads = backward(dout, cache)
+    if len(arrays) == 1 and isinstance(grads, np.ndarray):
+        grads = (grads,)
+    grads = tuple(grads)
+    if len(grads) != len(arrays):
+        raise ValueError(f"backward must return {len(arrays)} gradient(s), one per input, got {len(grads)}")
+    results = {}
+    for k, (name, grad) in enumerate(zip(names, grads)):
+        grad = _as_float_array(grad, "backward")
+        if grad.shape != arrays[k].shape:
+            raise ValueError(f"backward returned a gradient of shape {grad.shape} for {name} of shape {arrays[k].shape}")
+
+        def f(a, k=k):
+            args = list(arrays)
+            args[k] = a
+            return call(args)[0]
+
+        num = numerical_gradient(f, arrays[k], df=dout, h=h)
+        if grad.size == 0:
+            results[name] = LayerCheck(name, 0.0, (), float("nan"), float("nan"))
+            continue
+        errors = np.abs(grad - num) / np.maximum(_REL_ERROR_FLOOR, np.abs(grad) + np.abs(num))
+        worst = tuple(int(i) for i in np.unravel_index(np.argmax(errors), grad.shape))
+        results[name] = LayerCheck(name, float(errors[worst]), worst, float(grad[worst]), float(num[worst]))
+    return results

@@ -103,3 +103,58 @@ def test_check_gradient_separates_right_from_wrong():
     assert wrong > 1e-3, f"gradient off by 1% gave rel_error {wrong:.2e}, expected > 1e-3"
     with pytest.raises(ValueError, match="analytic"):
         check_gradient(lambda z: np.sum(z), x, np.ones(5))
+
+
+# ---------------------------------------------------------------------------
+# check_layer
+# ---------------------------------------------------------------------------
+
+
+def test_check_layer_passes_correct_layers():
+    from dlcourse.numpy_ref import layers
+    from dlcourse.numpy_ref.gradcheck import check_layer
+
+    g = np.random.default_rng(0)
+    x, w, b = g.standard_normal((4, 3)), g.standard_normal((3, 5)), g.standard_normal(5)
+    result = check_layer(layers.affine_forward, layers.affine_backward, [x, w, b], rng=np.random.default_rng(1))
+    assert list(result) == ["input0", "input1", "input2"]
+    assert all(r.rel_error < 1e-8 for r in result.values()), result
+
+    gamma, beta = g.uniform(0.5, 2, 3), g.standard_normal(3)
+
+    def bn(x, gamma, beta):  # fresh running statistics on each call
+        return layers.batchnorm_forward(x, gamma, beta, np.zeros(3), np.ones(3), training=True)
+
+    result = check_layer(bn, layers.batchnorm_backward, {"x": x, "gamma": gamma, "beta": beta}, rng=np.random.default_rng(2))
+    assert set(result) == {"x", "gamma", "beta"}
+    assert max(r.rel_error for r in result.values()) < 1e-6, result
+
+
+def test_check_layer_reports_the_worst_element_of_a_wrong_gradient():
+    from dlcourse.numpy_ref import layers
+    from dlcourse.numpy_ref.gradcheck import check_layer
+
+    x = np.random.default_rng(3).uniform(0.5, 2.0, (3, 4))
+
+    def broken_backward(dout, cache):
+        dx = layers.relu_backward(dout, cache)
+        dx[1, 2] *= 3.0  # one wrong element
+        return dx
+
+    result = check_layer(layers.relu_forward, broken_backward, [x], rng=np.random.default_rng(4))["input0"]
+    assert result.worst_index == (1, 2)
+    assert result.rel_error > 0.4
+    assert result.analytic == pytest.approx(3 * result.numerical, rel=1e-6)
+    assert "(1, 2)" in str(result)
+
+
+def test_check_layer_rejects_bad_backward():
+    from dlcourse.numpy_ref import layers
+    from dlcourse.numpy_ref.gradcheck import check_layer
+
+    g = np.random.default_rng(0)
+    x, w, b = g.standard_normal((2, 3)), g.standard_normal((3, 2)), g.standard_normal(2)
+    with pytest.raises(ValueError, match="backward"):
+        check_layer(layers.affine_forward, lambda d, c: layers.affine_backward(d, c)[:2], [x, w, b], rng=g)
+    with pytest.raises(ValueError, match="rng"):
+        check_layer(layers.affine_forward, layers.affine_backward, [x, w, b], rng=0)
