@@ -7,6 +7,13 @@
   :func:`make_spirals`, :func:`make_moons`, :func:`make_circles`.  Each
   returns ``(X, y)`` with ``X`` float64 of shape (n, 2) and ``y`` int64
   class labels of shape (n,), shuffled, and reproducible from ``seed``.
+* Image sets for conv nets (float32, (N, 3, 32, 32) by default):
+  :func:`load_digits_images` (the digits upsampled to colour-channel images)
+  and :func:`make_shapes` (procedurally drawn shapes with a ``difficulty``
+  knob), with :func:`channel_stats` / :func:`normalize_images` (per-channel
+  training statistics), the torch ``Dataset`` wrapper :class:`ImageDataset`
+  and the augmentations of the lectures (:func:`augmentation`:
+  flips, rotations, crops, noise).
 """
 
 from __future__ import annotations
@@ -25,6 +32,15 @@ __all__ = [
     "make_spirals",
     "make_moons",
     "make_circles",
+    "ImageSplits",
+    "load_digits_images",
+    "SHAPE_CLASSES",
+    "make_shapes",
+    "channel_stats",
+    "normalize_images",
+    "ImageDataset",
+    "GaussianNoise",
+    "augmentation",
 ]
 
 DIGITS_NUM_CLASSES = 10
@@ -325,3 +341,417 @@ def make_circles(
     seed = _check_int(seed, "seed", 0)
     X, y = sklearn.datasets.make_circles(n_samples=n, noise=noise, factor=factor, random_state=seed)
     return X.astype(np.float64), y.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------
+# Image data sets for conv nets
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class ImageSplits:
+    """Image data split into train, validation and test sets.
+
+    Attributes:
+        X_train, X_val, X_test: float32 images, shape (N, C, H, W).
+        y_train, y_val, y_test: int64 labels, shape (N,).
+        mean, std: per-channel training statistics, shape (C,), used as
+            ``X = (X_raw - mean[:, None, None]) / std[:, None, None]``;
+            ``None`` when not normalized.
+        classes: the class names.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    mean: np.ndarray | None
+    std: np.ndarray | None
+    classes: tuple[str, ...]
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes."""
+        return len(self.classes)
+
+    def datasets(self, train_transform=None):
+        """``(train, val, test)`` as :class:`ImageDataset`; ``train_transform`` applies to train only."""
+        return (ImageDataset(self.X_train, self.y_train, transform=train_transform),
+                ImageDataset(self.X_val, self.y_val), ImageDataset(self.X_test, self.y_test))
+
+    def __repr__(self) -> str:
+        return (f"ImageSplits(train={self.X_train.shape}, val={self.X_val.shape}, test={self.X_test.shape}, "
+                f"classes={len(self.classes)}, normalized={self.mean is not None})")
+
+
+def channel_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and (population) standard deviation of a set of images.
+
+    Math:
+        mean_c = mean of X[:, c, :, :]; std_c = sqrt(mean((X[:, c] - mean_c)²)), 1 where 0.
+
+    Shape:
+        X: (N, C, H, W); mean, std: (C,), float32.
+
+    PyTorch counterpart: the numbers to pass to ``torchvision.transforms.Normalize(mean, std)``.
+    """
+    X = np.asarray(X)
+    if X.ndim != 4:
+        raise ValueError(f"X must have shape (N, C, H, W), got shape {X.shape}")
+    mean = X.mean(axis=(0, 2, 3), dtype=np.float64)
+    std = X.std(axis=(0, 2, 3), dtype=np.float64)
+    std[std == 0] = 1.0
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def normalize_images(X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(X - mean) / std`` per channel (use the *training* statistics for every split).
+
+    Shape:
+        X: (N, C, H, W); mean, std: (C,); returns (N, C, H, W) float32.
+
+    PyTorch counterpart: ``torchvision.transforms.Normalize(mean, std)`` on each image.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    mean = np.asarray(mean, dtype=np.float32)
+    std = np.asarray(std, dtype=np.float32)
+    if X.ndim != 4 or mean.shape != (X.shape[1],) or std.shape != (X.shape[1],):
+        raise ValueError(f"mean and std must have shape ({X.shape[1] if X.ndim == 4 else 'C'},) for X of shape {X.shape}")
+    return (X - mean[:, None, None]) / std[:, None, None]
+
+
+def _finish_image_splits(parts, normalize: bool, classes) -> ImageSplits:
+    (X_train, y_train), (X_val, y_val), (X_test, y_test) = parts
+    mean = std = None
+    if normalize:
+        mean, std = channel_stats(X_train)
+        X_train, X_val, X_test = (normalize_images(p, mean, std) for p in (X_train, X_val, X_test))
+    return ImageSplits(X_train.astype(np.float32), y_train, X_val.astype(np.float32), y_val,
+                       X_test.astype(np.float32), y_test, mean, std, tuple(classes))
+
+
+def load_digits_images(
+    *,
+    size: int = 32,
+    channels: int = 3,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    normalize: bool = True,
+) -> ImageSplits:
+    """The 8x8 digits as images for conv nets: upsampled and with colour channels.
+
+    The splits are those of :func:`load_digits` (same fractions and seed give the
+    same samples).  Pixels 0..16 are scaled to [0, 1], upsampled bilinearly to
+    ``size`` x ``size`` (``torch.nn.functional.interpolate``, align_corners=False)
+    and repeated over ``channels`` identical channels, so that networks built for
+    RGB inputs (VGG) take them.  With ``normalize`` each channel is standardized
+    with the training set's mean and std (:func:`channel_stats`).
+
+    Args:
+        size: image height and width, >= 8.
+        channels: 1 or 3.
+        val_fraction, test_fraction, seed: as in :func:`load_digits`.
+        normalize: standardize per channel with training statistics.
+
+    Returns:
+        An :class:`ImageSplits` with classes "0".."9".
+
+    Shape:
+        X_*: (N, channels, size, size) float32; y_*: (N,) int64.
+
+    PyTorch counterpart: none (wrap with :class:`ImageDataset`).
+    """
+    size = _check_int(size, "size", 8)
+    if channels not in (1, 3) or isinstance(channels, bool):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    import torch
+    import torch.nn.functional as F
+
+    raw = load_digits(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
+                      standardize=False, flatten=False)
+
+    def convert(X):
+        t = torch.from_numpy((X / 16.0).astype(np.float32))
+        if size != 8:
+            t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
+        return t.repeat(1, channels, 1, 1).numpy()
+
+    parts = [(convert(raw.X_train), raw.y_train), (convert(raw.X_val), raw.y_val), (convert(raw.X_test), raw.y_test)]
+    return _finish_image_splits(parts, normalize, [str(d) for d in range(10)])
+
+
+SHAPE_CLASSES = ("disk", "ring", "square", "frame", "triangle", "plus", "star", "crescent", "two_dots", "ell")
+
+
+def _shape_mask(k: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Inside-test of shape ``k`` in local coordinates (u, v), the shape filling about [-1, 1]²."""
+    r = np.hypot(u, v)
+    if k == 0:  # disk
+        return r < 0.9
+    if k == 1:  # ring
+        return (r < 0.95) & (r > 0.55)
+    if k == 2:  # square
+        return np.maximum(np.abs(u), np.abs(v)) < 0.75
+    if k == 3:  # frame (hollow square)
+        m = np.maximum(np.abs(u), np.abs(v))
+        return (m < 0.85) & (m > 0.5)
+    if k == 4:  # triangle (pointing up)
+        return (v > -0.6) & (v < 0.9 - 1.73 * np.abs(u) * 0.87)
+    if k == 5:  # plus
+        return ((np.abs(u) < 0.28) & (np.abs(v) < 0.95)) | ((np.abs(v) < 0.28) & (np.abs(u) < 0.95))
+    if k == 6:  # five-pointed star
+        theta = np.arctan2(v, u)
+        return r < 0.5 + 0.42 * np.cos(5 * theta + np.pi / 2)
+    if k == 7:  # crescent
+        return (r < 0.9) & (np.hypot(u - 0.45, v) > 0.7)
+    if k == 8:  # two dots
+        return (np.hypot(u - 0.5, v) < 0.38) | (np.hypot(u + 0.5, v) < 0.38)
+    if k == 9:  # L shape
+        return ((np.abs(u + 0.45) < 0.25) & (np.abs(v) < 0.9)) | ((np.abs(v - 0.65) < 0.25) & (u > -0.7) & (u < 0.8))
+    raise ValueError(f"unknown shape class {k}")
+
+
+def make_shapes(
+    n: int = 1000,
+    *,
+    num_classes: int = 10,
+    size: int = 32,
+    difficulty: float = 0.5,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Procedurally drawn coloured shapes: a classification set of any size, offline.
+
+    Each image shows one shape of class ``y`` (names in :data:`SHAPE_CLASSES`:
+    disk, ring, square, frame, triangle, plus, star, crescent, two dots, L) in a
+    random colour on a random background, anti-aliased (drawn at twice the size and
+    averaged).  ``difficulty`` in [0, 1] widens the nuisance variation: position
+    jitter (up to 0.2·size), scale range, rotation (up to ±35°), lower
+    foreground/background contrast, pixel noise (std 0.02 + 0.13·difficulty) and up
+    to 3 distracting line segments.  Difficulty 0 gives centred, upright,
+    high-contrast shapes.
+
+    Args:
+        n: number of images, >= 1 (classes balanced, in random order).
+        num_classes: how many of the shape classes to use, 2..10.
+        size: image height and width, >= 16.
+        difficulty: in [0, 1].
+        seed: seed of ``np.random.default_rng``.
+
+    Returns:
+        ``(X, y)``: float32 images with values in [0, 1] and int64 labels.
+
+    Shape:
+        X: (n, 3, size, size); y: (n,).
+
+    PyTorch counterpart: none (wrap with :class:`ImageDataset`).
+    """
+    n = _check_int(n, "n", 1)
+    num_classes = _check_int(num_classes, "num_classes", 2)
+    if num_classes > len(SHAPE_CLASSES):
+        raise ValueError(f"num_classes must be <= {len(SHAPE_CLASSES)}, got {num_classes}")
+    size = _check_int(size, "size", 16)
+    difficulty = _check_float(difficulty, "difficulty", 0.0, 1.0 + 1e-12)
+    seed = _check_int(seed, "seed", 0)
+    rng = np.random.default_rng(seed)
+    d = difficulty
+
+    y = rng.permutation(np.arange(n) % num_classes).astype(np.int64)
+    hi = 2 * size  # supersampled grid
+    grid = (np.arange(hi) + 0.5) / hi * 2.0 - 1.0  # pixel centres in [-1, 1]
+    gy, gx = np.meshgrid(-grid, grid, indexing="ij")  # v up, u right
+
+    centre = rng.uniform(-1, 1, (n, 2)) * 0.4 * d
+    scale = 0.62 * np.exp(rng.uniform(-1, 1, n) * 0.3 * d)  # half-size relative to the image
+    angle = np.deg2rad(rng.uniform(-1, 1, n) * 35.0 * d)
+    bg = rng.uniform(0.0, 1.0, (n, 3))
+    fg = rng.uniform(0.0, 1.0, (n, 3))
+    min_contrast = 0.6 - 0.4 * d
+    low = np.abs(fg.mean(1) - bg.mean(1)) < min_contrast
+    fg[low] = np.where(bg[low].mean(1, keepdims=True) > 0.5, fg[low] * 0.3 * (1 - min_contrast),
+                       1 - (1 - fg[low]) * 0.3 * (1 - min_contrast))
+
+    X = np.empty((n, 3, size, size), dtype=np.float32)
+    cos, sin = np.cos(angle), np.sin(angle)
+    for i in range(n):
+        du, dv = gx - centre[i, 0], gy - centre[i, 1]
+        u = (cos[i] * du + sin[i] * dv) / scale[i]
+        v = (-sin[i] * du + cos[i] * dv) / scale[i]
+        mask = _shape_mask(int(y[i]), u, v).astype(np.float32)
+        alpha = mask.reshape(size, 2, size, 2).mean(axis=(1, 3))
+        X[i] = bg[i][:, None, None] * (1 - alpha) + fg[i][:, None, None] * alpha
+
+    # distractor line segments
+    n_lines = rng.binomial(3, d, n)
+    t = np.linspace(0, 1, 3 * size)
+    for i in np.nonzero(n_lines)[0]:
+        for _ in range(n_lines[i]):
+            p0, p1 = rng.uniform(0, size - 1, 2), rng.uniform(0, size - 1, 2)
+            colour = rng.uniform(0, 1, 3)
+            rows = np.clip(np.round(p0[0] + t * (p1[0] - p0[0])).astype(int), 0, size - 1)
+            cols = np.clip(np.round(p0[1] + t * (p1[1] - p0[1])).astype(int), 0, size - 1)
+            X[i][:, rows, cols] = colour[:, None]
+    X += rng.normal(0.0, 0.02 + 0.13 * d, X.shape).astype(np.float32)
+    np.clip(X, 0.0, 1.0, out=X)
+    return X, y
+
+
+def make_shapes_splits(
+    n_train: int = 2000,
+    n_val: int = 500,
+    n_test: int = 500,
+    *,
+    num_classes: int = 10,
+    size: int = 32,
+    difficulty: float = 0.5,
+    seed: int = 0,
+    normalize: bool = True,
+) -> ImageSplits:
+    """:func:`make_shapes` split into train/val/test and normalized with training statistics.
+
+    Returns:
+        An :class:`ImageSplits` whose classes are ``SHAPE_CLASSES[:num_classes]``.
+    """
+    n_train, n_val, n_test = (_check_int(v, name, 1) for v, name in
+                              [(n_train, "n_train"), (n_val, "n_val"), (n_test, "n_test")])
+    X, y = make_shapes(n_train + n_val + n_test, num_classes=num_classes, size=size, difficulty=difficulty,
+                       seed=seed)
+    a, b = n_train, n_train + n_val
+    parts = [(X[:a], y[:a]), (X[a:b], y[a:b]), (X[b:], y[b:])]
+    return _finish_image_splits(parts, normalize, SHAPE_CLASSES[:num_classes])
+
+
+class ImageDataset:
+    """A ``torch.utils.data.Dataset`` over image arrays, with an optional transform.
+
+    ``dataset[i]`` is ``(transform(image), label)`` with ``image`` a float32 tensor
+    of shape (C, H, W) and ``label`` a 0-d int64 tensor.
+
+    Args:
+        X: images, (N, C, H, W) (numpy array or tensor).
+        y: integer labels, (N,).
+        transform: a callable on one (C, H, W) tensor, e.g. :func:`augmentation`'s result.
+
+    PyTorch counterpart: ``torch.utils.data.TensorDataset(X, y)`` plus a transform.
+    """
+
+    def __init__(self, X, y, transform=None) -> None:
+        import torch
+
+        self.X = torch.as_tensor(np.asarray(X), dtype=torch.float32)
+        self.y = torch.as_tensor(np.asarray(y), dtype=torch.int64)
+        if self.X.dim() != 4:
+            raise ValueError(f"X must have shape (N, C, H, W), got shape {tuple(self.X.shape)}")
+        if self.y.shape != (len(self.X),):
+            raise ValueError(f"y must have shape ({len(self.X)},), got shape {tuple(self.y.shape)}")
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def __getitem__(self, index):
+        x = self.X[index]
+        if self.transform is not None:
+            x = self.transform(x)
+        return x, self.y[index]
+
+
+# a torch Dataset in every respect (DataLoader, random_split, ConcatDataset)
+def _register_dataset() -> None:
+    import torch.utils.data
+
+    globals()["ImageDataset"] = type("ImageDataset", (ImageDataset, torch.utils.data.Dataset),
+                                     {"__doc__": ImageDataset.__doc__, "__module__": __name__})
+
+
+_register_dataset()
+
+
+class GaussianNoise:
+    """Add N(0, std²) noise to an image tensor (a regularizing augmentation).
+
+    Args:
+        std: noise standard deviation, >= 0.
+        generator: optional ``torch.Generator`` (default: torch's global generator).
+
+    Shape:
+        (C, H, W) or (N, C, H, W) -> same.
+
+    PyTorch counterpart: ``torchvision.transforms.v2.GaussianNoise`` (which clips to [0, 1]; this does not).
+    """
+
+    def __init__(self, std: float = 0.1, generator=None) -> None:
+        self.std = _check_float(std, "std", 0.0, np.inf)
+        self.generator = generator
+
+    def __call__(self, x):
+        import torch
+
+        return x + self.std * torch.randn(x.shape, generator=self.generator, dtype=x.dtype, device=x.device)
+
+    def __repr__(self) -> str:
+        return f"GaussianNoise(std={self.std})"
+
+
+def augmentation(*, flip: bool = True, rotation: float = 0.0, crop_padding: int = 0, noise_std: float = 0.0,
+                 size: int | None = None):
+    """The lectures' augmentations as one transform for (C, H, W) float tensors.
+
+    In order: random horizontal flip (probability 1/2), random rotation in
+    [-rotation, rotation] degrees, random crop of the original size after zero
+    padding by ``crop_padding`` pixels (a random shift), additive Gaussian noise.
+    They draw from torch's global generator, which ``DataLoader`` workers seed per
+    worker (use :func:`dlcourse.torch_ref.seed_worker` and a seeded ``generator``).
+    Do not flip digits or text: a flipped digit is not the same digit.
+
+    Args:
+        flip: random horizontal flips.
+        rotation: maximal rotation in degrees, >= 0 (0: none).
+        crop_padding: padding before the random crop, >= 0 (0: none).
+        noise_std: standard deviation of the added noise, >= 0 (0: none).
+        size: crop size (default: the input's size, needed only when padding).
+
+    Returns:
+        A ``torchvision.transforms.v2.Compose`` (the identity when nothing is chosen).
+
+    PyTorch counterpart: ``torchvision.transforms.v2`` ``RandomHorizontalFlip``,
+    ``RandomRotation``, ``RandomCrop(padding=...)``, ``GaussianNoise``.
+    """
+    from torchvision.transforms import v2
+
+    rotation = _check_float(rotation, "rotation", 0.0, 180.0 + 1e-9)
+    crop_padding = _check_int(crop_padding, "crop_padding", 0)
+    noise_std = _check_float(noise_std, "noise_std", 0.0, np.inf)
+    steps = []
+    if flip:
+        steps.append(v2.RandomHorizontalFlip(p=0.5))
+    if rotation > 0:
+        steps.append(v2.RandomRotation(degrees=rotation))
+    if crop_padding > 0:
+        steps.append(_PadCrop(crop_padding, size))
+    if noise_std > 0:
+        steps.append(GaussianNoise(noise_std))
+    return v2.Compose(steps) if steps else v2.Identity()
+
+
+class _PadCrop:
+    """Zero-pad by ``padding`` and crop back to the input size at a random offset."""
+
+    def __init__(self, padding: int, size: int | None) -> None:
+        self.padding, self.size = padding, size
+
+    def __call__(self, x):
+        import torch
+        import torch.nn.functional as F
+
+        h, w = x.shape[-2:]
+        ch, cw = (self.size, self.size) if self.size else (h, w)
+        padded = F.pad(x, (self.padding,) * 4)
+        top = int(torch.randint(0, padded.shape[-2] - ch + 1, ()))
+        left = int(torch.randint(0, padded.shape[-1] - cw + 1, ()))
+        return padded[..., top:top + ch, left:left + cw]
+
+    def __repr__(self) -> str:
+        return f"RandomCrop(padding={self.padding})"
