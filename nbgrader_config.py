@@ -7,6 +7,10 @@ c.CourseDirectory.course_id = "dlcourse"
 c.CourseDirectory.source_directory = "solutions"     # instructor notebooks: solutions + hidden tests
 c.CourseDirectory.release_directory = "assignments"  # student notebooks, generated and committed
 
+# Files of an assignment's source folder that never reach students or grading kernels:
+# probes.py holds the out-of-process checks (dlcourse.grading.probes).
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*", "probes.py"]
+
 # What a student sees in place of a solution region.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

@@ -10,7 +10,10 @@ Measures, on copies of the complete solution of ASSIGNMENT (default a1_backprop)
   the time with ``--jobs 2`` (2 is the number of cores of the course's reference laptop);
 - ``overhead``: the time to grade one submission (its nbgrader autograde and feedback runs)
   divided by the time to execute the same notebook plainly with nbclient; the once-per-run
-  gradebook setup (generating the release) is reported separately.
+  gradebook setup (generating the release) is reported separately;
+- ``sandbox_and_probes``: the time to grade one submission with the bubblewrap sandbox and
+  the out-of-process probes, divided by the time without them (plain nbgrader through the
+  same pipeline, ``--unsafe`` and no ``probes.py``).
 
 Nothing is asserted: the figures are printed and written as JSON for the README.
 """
@@ -81,7 +84,13 @@ def main() -> int:
         start = time.perf_counter()
         single = grade(aid, course, jobs=1, students=[students[0]])
         one_with_setup = time.perf_counter() - start
-        one = single.results[0].seconds  # staging + autograde + feedback of this student
+        one = single.results[0].seconds  # autograde + probes + feedback of this student
+
+        # the same submission through plain nbgrader: no sandbox, no probes
+        probes = course / "solutions" / aid / "probes.py"
+        if probes.exists():
+            probes.unlink()
+        bare = grade(aid, course, jobs=1, students=[students[0]], unsafe=True).results[0].seconds
 
     result = {
         "assignment": aid,
@@ -95,6 +104,8 @@ def main() -> int:
         "seconds_grade_one_with_gradebook_setup": round(one_with_setup, 1),
         "seconds_plain_execution": round(plain, 1),
         "overhead_grade_one_vs_plain": round(one / plain, 2),
+        "seconds_grade_one_without_sandbox_and_probes": round(bare, 1),
+        "overhead_sandbox_and_probes": round(one / bare, 2),
     }
     print(json.dumps(result, indent=2))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -39,11 +39,20 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from dlcourse.grading.pipeline import format_table, grade
 
     course = _course(args)
+    from dlcourse.grading.sandbox import INSTALL_HINT, sandbox_status
+
+    sandboxed, why = sandbox_status()
+    if not sandboxed and args.unsafe:
+        print("!" * 78 + f"\nWARNING: grading WITHOUT a sandbox ({why}).\nStudent code runs with your "
+              "permissions and can read solutions/ and the gradebook.\n" + "!" * 78, file=sys.stderr, flush=True)
+    elif not sandboxed:
+        raise CourseError(f"the grading sandbox is unavailable ({why}).\n  Refusing to run student code "
+                          f"unsandboxed: {INSTALL_HINT}")
     print(f"grading {args.assignment} in {course} with {args.jobs} job(s)", flush=True)
     memory = int(args.memory_limit * 1024**3) if args.memory_limit > 0 else None
     report = grade(
         args.assignment, course, jobs=args.jobs, timeout=args.timeout,
-        cell_timeout=args.cell_timeout, memory_limit=memory, students=args.student,
+        cell_timeout=args.cell_timeout, memory_limit=memory, students=args.student, unsafe=args.unsafe,
         progress=lambda r: print(f"  {r.student}: {r.status} ({r.seconds:.0f} s)", flush=True),
     )
     if not report.results:
@@ -57,8 +66,15 @@ def cmd_grade(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from dlcourse.grading.demo import run_demo
 
+    from dlcourse.grading.sandbox import sandbox_status
+
     course = _course(args)
-    run_demo(course, Path(args.dir), assignments=args.assignments or None, jobs=args.jobs)
+    sandboxed, why = sandbox_status()
+    if not sandboxed:
+        print(f"note: no grading sandbox here ({why}); the demo grades its own sample submissions without it.\n"
+              "      `dlcourse grade` refuses to do that for real submissions (see `dlcourse doctor`).", flush=True)
+    run_demo(course, Path(args.dir), assignments=args.assignments or None, jobs=args.jobs,
+             unsafe=not sandboxed)
     return 0
 
 
@@ -111,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cell-timeout", type=int, default=None, metavar="SECONDS",
                    help="limit for one cell, after which it is interrupted (default: Execute.timeout in "
                         "nbgrader_config.py)")
+    p.add_argument("--unsafe", action="store_true",
+                   help="grade even when the bubblewrap sandbox is unavailable (student code then runs "
+                        "with your permissions; never do this for a real class)")
     p.add_argument("--memory-limit", type=float, default=8.0, metavar="GB",
                    help="address-space limit of each grading kernel, so a memory hog gets a MemoryError "
                         "(default: 8; 0 for none)")

@@ -49,6 +49,11 @@ def run_checks() -> list[Check]:
         device = get_device()
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
         checks.append(Check("device", True, f"{device} ({name})", required=False))
+        weights = Path(__file__).resolve().parent / "torch_ref" / "weights" / "mini_vgg.pt"
+        checks.append(Check("mini_vgg weights", weights.is_file(),
+                            f"{weights} ({weights.stat().st_size / 2**20:.1f} MB)" if weights.is_file() else f"missing: {weights}",
+                            "they ship with the package: reinstall it, or rebuild them with "
+                            "`python scripts/train_mini_vgg.py` (about 4 minutes on a laptop CPU)"))
         cache = Path(torch.hub.get_dir()) / "checkpoints" / VGG16_IMAGENET_FILE
         checks.append(Check(
             "vgg16 ImageNet weights", cache.is_file(), str(cache) if cache.is_file() else f"not in {cache.parent}",
@@ -68,6 +73,11 @@ def run_checks() -> list[Check]:
     except Exception as exc:  # noqa: BLE001
         checks.append(Check("digits data", False, str(exc), "reinstall scikit-learn (it ships the digits data)"))
     checks.append(_kernel_check())
+    from dlcourse.grading.sandbox import INSTALL_HINT, sandbox_status
+
+    sandboxed, why = sandbox_status()
+    checks.append(Check("grading sandbox", sandboxed, why, INSTALL_HINT + " (instructors only; students never need it)",
+                        required=False))
     alembic = shutil.which("alembic", path=str(Path(sys.executable).parent))
     checks.append(Check("alembic", alembic is not None, alembic or "missing",
                         "nbgrader creates its gradebook with alembic: reinstall nbgrader in this venv"))

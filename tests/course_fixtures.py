@@ -10,6 +10,21 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = "tiny"
+# Grading refuses to run unsandboxed unless told so: tests grade unsafely only where bubblewrap is missing.
+from dlcourse.grading.sandbox import sandbox_status  # noqa: E402
+
+SANDBOXED = sandbox_status()[0]
+UNSAFE = not SANDBOXED
+TINY_PROBES = '''"""Probes of the tiny fixture assignment."""
+import numpy as np
+
+from dlcourse.grading.probes import Probe
+
+PROBES = [
+    Probe("add", cells=("test_add_visible", "test_add_hidden"), call="add",
+          args=lambda rng: (rng.normal(size=(3, 4)), rng.normal(size=(3, 4))), expect=np.add),
+]
+'''
 TINY_HIDDEN_LINE = "assert_close(add(secret_a, secret_b), secret_a + secret_b, name='hidden sum')"
 
 
@@ -46,6 +61,7 @@ def make_course(root: Path) -> Path:
     shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
     (root / "solutions" / TINY).mkdir(parents=True, exist_ok=True)
     nbformat.write(tiny_source_notebook(), root / "solutions" / TINY / f"{TINY}.ipynb")
+    (root / "solutions" / TINY / "probes.py").write_text(TINY_PROBES)
     return root
 
 

@@ -21,13 +21,17 @@ from nbformat.v4 import new_code_cell
 from dlcourse.grading.samples import fill_solutions
 
 FULL, ZERO, ERROR, GRADED = "full", "zero", "error", "graded"
+REFERENCE_MODULES = ("functional", "losses", "layers", "gradcheck", "perceptron", "init", "optim", "lr_scheduler",
+                     "models")
 
 
 @dataclass(frozen=True)
 class Case:
-    build: Callable[[nbformat.NotebookNode, nbformat.NotebookNode, Path, str], None]  # (complete, release, dest, name)
+    # (complete, release, dest, name) -> None; returns False when the case does not apply to the assignment
+    build: Callable[[nbformat.NotebookNode, nbformat.NotebookNode, Path, str], bool | None]
     expect: str  # FULL, ZERO (graded with 0) or ERROR (a row with 0 and a reason)
     says: str | None = None  # a fragment the report line must contain
+    needs_sandbox: bool = False  # only a sandboxed kernel can stop it
 
 
 def _meta(cell) -> dict:
@@ -174,6 +178,191 @@ def warnings_in_tests(complete, release, dest, name):
     _write(nb, dest, name)
 
 
+# ---- in-kernel subversion: the tests themselves are attacked -------------------------------------
+
+_SUBVERT_CHECKS = """
+import contextlib as _cl, math as _math, numpy as _np
+import dlcourse.grading as _g, dlcourse.grading.checks as _c
+def _ok(*args, **kwargs):
+    return None
+for _mod in (_g, _c):
+    for _n in ("assert_close", "assert_shape", "assert_true"):
+        setattr(_mod, _n, _ok)
+for _n in ("assert_close", "assert_shape", "assert_true"):
+    globals()[_n] = _ok
+globals()["forbid_reference"] = lambda *args, **kwargs: _cl.nullcontext()
+globals()["call_without_reference"] = lambda fn, *args, what=None, **kwargs: fn(*args, **kwargs)
+_np.testing.assert_allclose = _ok
+_np.testing.assert_array_equal = _ok
+_math.isclose = lambda *args, **kwargs: True
+"""
+
+
+def _defined_functions(nb) -> list[str]:
+    names = []
+    for i in _solution_indices(nb):
+        try:
+            names += [n.name for n in ast.parse(nb.cells[i].source).body if isinstance(n, ast.FunctionDef)]
+        except SyntaxError:
+            pass
+    return names
+
+
+def _append_to_first_solution(nb, code: str) -> None:
+    nb.cells[_solution_indices(nb)[0]].source += "\n\n" + code
+
+
+def patched_checks(complete, release, dest, name):
+    """Untouched answers that return zeros, with every comparison helper replaced by a no-op."""
+    nb = copy.deepcopy(release)
+    fakes = "".join(f"{fn} = lambda *args, **kwargs: 0.0\n" for fn in _defined_functions(nb))
+    _append_to_first_solution(nb, _SUBVERT_CHECKS + fakes)
+    for i in _solution_indices(nb)[1:]:
+        nb.cells[i].source += "\n\n" + fakes
+    _write(nb, dest, name)
+
+
+def input_transformer(complete, release, dest, name):
+    """Every later cell (the tests among them) is rewritten to `pass` before it runs."""
+    nb = copy.deepcopy(release)
+    _append_to_first_solution(nb, "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])")
+    _write(nb, dest, name)
+
+
+def always_equal(complete, release, dest, name):
+    """Every function returns an object equal to anything, with a fake __array__."""
+    nb = copy.deepcopy(release)
+    code = (
+        "import numpy as _np\n"
+        "class _Anything(float):\n"
+        "    def __eq__(self, other): return True\n"
+        "    def __ne__(self, other): return False\n"
+        "    def __array__(self, dtype=None, copy=None): return _np.zeros(1)\n"
+        "    __hash__ = float.__hash__\n"
+    ) + "".join(f"{fn} = lambda *args, **kwargs: _Anything(0.0)\n" for fn in _defined_functions(nb))
+    for i in _solution_indices(nb):
+        nb.cells[i].source += "\n\n" + code
+    _write(nb, dest, name)
+
+
+def frame_snooping(complete, release, dest, name):
+    """Functions that return whatever the calling test has computed as its expected value."""
+    nb = copy.deepcopy(release)
+    code = (
+        "import sys as _sys\n"
+        "def _peek(*args, **kwargs):\n"
+        "    frame = _sys._getframe(1)\n"
+        "    while frame is not None:\n"
+        "        for key in ('expected', 'want', 'ref', 'reference', 'y_ref', 'out_ref'):\n"
+        "            if key in frame.f_locals:\n"
+        "                return frame.f_locals[key]\n"
+        "        frame = frame.f_back\n"
+        "    return 0.0\n"
+    ) + "".join(f"{fn} = _peek\n" for fn in _defined_functions(nb))
+    for i in _solution_indices(nb):
+        nb.cells[i].source += "\n\n" + code
+    _write(nb, dest, name)
+
+
+def env_branching(complete, release, dest, name):
+    """Subverts the checks only when it detects that it is being graded."""
+    nb = copy.deepcopy(release)
+    fakes = "".join(f"    {fn} = lambda *args, **kwargs: 0.0\n" for fn in _defined_functions(nb))
+    body = "\n".join("    " + line for line in _SUBVERT_CHECKS.strip().splitlines())
+    _append_to_first_solution(nb, "import os as _os\n"
+                              "if _os.environ.get('NBGRADER_EXECUTION') or _os.environ.get('DLCOURSE_STUDENT_ID') "
+                              "or 'autograded' in _os.getcwd():\n" + body + "\n" + fakes)
+    _write(nb, dest, name)
+
+
+def reads_solutions(complete, release, dest, name):
+    """Finds the instructor's source notebook at grading time and runs its solutions."""
+    nb = copy.deepcopy(release)
+    _append_to_first_solution(nb, (
+        "import glob as _glob, json as _json\n"
+        "for _path in _glob.glob('../../../solutions/*/*.ipynb'):\n"
+        "    for _cell in _json.load(open(_path))['cells']:\n"
+        "        _src = ''.join(_cell['source'])\n"
+        "        if _cell['cell_type'] == 'code' and 'BEGIN SOLUTION' in _src:\n"
+        "            exec('\\n'.join(l for l in _src.splitlines() if 'SOLUTION' not in l), globals())\n"
+    ))
+    _write(nb, dest, name)
+
+
+def writes_gradebook(complete, release, dest, name):
+    """Gives itself points by writing into nbgrader's database."""
+    nb = copy.deepcopy(release)
+    _append_to_first_solution(nb, (
+        "import sqlite3 as _sq\n"
+        "try:\n"
+        "    _db = _sq.connect('../../../gradebook.db')\n"
+        "    _db.execute('UPDATE grade SET manual_score = 1000')\n"
+        "    _db.commit()\n"
+        "except Exception:\n"
+        "    pass\n"
+    ))
+    _write(nb, dest, name)
+
+
+# ---- delegation to the reference implementation --------------------------------------------------
+
+def _reference_names(nb) -> dict[str, str]:
+    """Student function name -> reference module that has a function of that name."""
+    import importlib
+
+    found = {}
+    for fn in _defined_functions(nb):
+        for module in REFERENCE_MODULES:
+            mod = importlib.import_module(f"dlcourse.numpy_ref.{module}")
+            if callable(getattr(mod, fn, None)):
+                found[fn] = module
+                break
+    return found
+
+
+_LOAD_BY_PATH = """
+import importlib.util as _iu, os as _os, sys as _sys, dlcourse as _d
+_dir = _os.path.join(_os.path.dirname(_d.__file__), "numpy_ref")
+_spec = _iu.spec_from_file_location("_theirs", _os.path.join(_dir, "__init__.py"), submodule_search_locations=[_dir])
+_pkg = _iu.module_from_spec(_spec); _sys.modules["_theirs"] = _pkg; _spec.loader.exec_module(_pkg)
+import importlib as _il
+"""
+
+_LOAD_BY_SOURCE = """
+import os as _os, sys as _sys, types as _types, dlcourse as _d
+_dir = _os.path.join(_os.path.dirname(_d.__file__), "numpy_ref")
+_pkg = _types.ModuleType("_copied"); _pkg.__path__ = []; _sys.modules["_copied"] = _pkg
+def _source_module(name):
+    full = "_copied." + name
+    if full not in _sys.modules:
+        module = _types.ModuleType(full); module.__package__ = "_copied"; _sys.modules[full] = module
+        with open(_os.path.join(_dir, name + ".py")) as fh:
+            exec(compile(fh.read(), name + ".py", "exec"), module.__dict__)
+    return _sys.modules[full]
+"""
+
+
+def _delegating(how: str):
+    def build(complete, release, dest, name):
+        nb = copy.deepcopy(release)
+        mapping = _reference_names(nb)
+        if not mapping:
+            return False
+        lines = [_SUBVERT_CHECKS]  # the in-kernel guard is switched off, so only the probes can catch it
+        if how == "import":
+            lines += [f"from dlcourse.numpy_ref.{mod} import {fn}" for fn, mod in mapping.items()]
+        elif how == "path":
+            lines += [_LOAD_BY_PATH] + [f"{fn} = _il.import_module('_theirs.{mod}').{fn}" for fn, mod in mapping.items()]
+        else:
+            lines += [_LOAD_BY_SOURCE] + ["_source_module('functional')"] + \
+                [f"{fn} = _source_module('{mod}').{fn}" for fn, mod in mapping.items()]
+        for i in _solution_indices(nb):
+            nb.cells[i].source += "\n\n" + "\n".join(lines)
+        _write(nb, dest, name)
+        return True
+    return build
+
+
 CASES: dict[str, Case] = {
     "correct": Case(correct, FULL, "test cells passed"),
     "untouched": Case(untouched, ZERO, "graded: 0 of"),
@@ -199,13 +388,27 @@ CASES: dict[str, Case] = {
         "hog = []\nwhile True:\n    hog.append(bytearray(2**28))"), FULL, "ran out of memory in"),
     "huge_output": Case(_with_cell_after_first_solution(
         "line = 'x' * 99\nfor _ in range(300_000):\n    print(line)"), FULL),
+    # in-kernel subversion (issue: tamper-proof grading): the probes must win
+    "patched_checks": Case(patched_checks, ZERO),
+    "input_transformer": Case(input_transformer, ZERO, "probes overrode"),
+    "always_equal": Case(always_equal, ZERO),
+    "frame_snooping": Case(frame_snooping, ZERO),
+    "env_branching": Case(env_branching, ZERO),
+    "reads_solutions": Case(reads_solutions, ZERO, needs_sandbox=True),
+    "writes_gradebook": Case(writes_gradebook, ZERO, needs_sandbox=True),
+    "delegates_by_import": Case(_delegating("import"), ZERO, "probes overrode"),
+    "delegates_by_path": Case(_delegating("path"), ZERO, "probes overrode"),
+    "delegates_by_source": Case(_delegating("source"), ZERO, "probes overrode"),
 }
 
 
-def write_case(name: str, source_dir: Path, release_dir: Path, dest: Path) -> None:
-    """Write the submission of case ``name`` for a one-notebook assignment into ``dest``."""
+def write_case(name: str, source_dir: Path, release_dir: Path, dest: Path) -> bool:
+    """Write the submission of case ``name`` for a one-notebook assignment into ``dest``.
+
+    Returns False (and writes nothing) when the case does not apply to this assignment.
+    """
     (release_path,) = sorted(release_dir.glob("*.ipynb"))
     release = nbformat.read(release_path, as_version=4)
     source = nbformat.read(source_dir / release_path.name, as_version=4)
     complete = fill_solutions(release, source, 1.0)
-    CASES[name].build(complete, release, dest, release_path.name)
+    return CASES[name].build(complete, release, dest, release_path.name) is not False

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from course_fixtures import REPO, copy_course
+from course_fixtures import REPO, UNSAFE, copy_course
 from dlcourse.grading.feedback import BEGIN_HIDDEN, END_HIDDEN
 from dlcourse.grading.pipeline import generate_release, grade
 from dlcourse.grading.samples import write_submission
@@ -58,7 +58,7 @@ def batch(tmp_path_factory):
     release_dir = generate_release(course, A1, tmp_path_factory.mktemp("a1release"))
     for student, kind in STUDENTS.items():
         write_submission(kind, course / "solutions" / A1, release_dir, course / "submitted" / student / A1)
-    report = grade(A1, course, jobs=2)
+    report = grade(A1, course, jobs=2, unsafe=UNSAFE)
     return course, release_dir, {r.student: r for r in report.results}, report
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_fixtures import TINY, TINY_HIDDEN_LINE, make_course
+from course_fixtures import TINY, TINY_HIDDEN_LINE, UNSAFE, make_course
 from dlcourse.grading.samples import write_submission
 
 pytestmark = pytest.mark.pipeline
@@ -39,7 +39,7 @@ def graded(tmp_path_factory):
     renamed = course / "submitted" / "renamed" / TINY
     write_submission("complete", course / "solutions" / TINY, release_dir, renamed)
     (renamed / f"{TINY}.ipynb").rename(renamed / "my_work.ipynb")
-    proc = dlcourse("grade", TINY, "--course-dir", str(course), "--jobs", "2")
+    proc = dlcourse("grade", TINY, "--course-dir", str(course), "--jobs", "2", *(["--unsafe"] if UNSAFE else []))
     return course, proc
 
 
@@ -86,7 +86,7 @@ def test_feedback_never_shows_hidden_tests(graded):
 def test_regrading_gives_the_same_scores(graded):
     course, _ = graded
     before = read_csv(course / "grades.csv")
-    proc = dlcourse("grade", TINY, "--course-dir", str(course), "--jobs", "1")
+    proc = dlcourse("grade", TINY, "--course-dir", str(course), "--jobs", "1", *(["--unsafe"] if UNSAFE else []))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     after = read_csv(course / "grades.csv")
     assert {s: r["score"] for s, r in after.items()} == {s: r["score"] for s, r in before.items()}
@@ -132,8 +132,26 @@ def test_wall_clock_limit_stops_one_student_and_spares_the_others(tmp_path):
     nb = nbformat.read(slow, as_version=4)
     nb.cells.insert(3, nbformat.v4.new_code_cell("import time\nfor _ in range(10_000):\n    time.sleep(1)"))
     nbformat.write(nb, slow)
-    report = grade(TINY, course, jobs=2, timeout=40)
+    report = grade(TINY, course, jobs=2, timeout=40, unsafe=UNSAFE)
     results = {r.student: r for r in report.results}
     assert (results["slow"].status, results["slow"].score) == ("error", 0)
     assert "wall-clock limit of 40 s" in results["slow"].message
     assert (results["fine"].status, results["fine"].score) == ("graded", 5)
+
+
+def test_grading_refuses_to_run_without_a_sandbox_unless_told(graded, monkeypatch):
+    """Without bubblewrap, `dlcourse grade` says so loudly and stops; --unsafe overrides."""
+    from dlcourse import cli
+    from dlcourse.grading import sandbox
+
+    course, _ = graded
+    monkeypatch.setattr(sandbox, "sandbox_status", lambda: (False, "bubblewrap (bwrap) is not installed"))
+    assert cli.main(["grade", TINY, "--course-dir", str(course), "--student", "truncated"]) == 2
+
+
+def test_probe_declarations_never_reach_students(graded, tmp_path):
+    course, _ = graded
+    assert not (course / "autograded" / "good" / TINY / "probes.py").exists()
+    proc = dlcourse("release", "--course-dir", str(course))
+    assert proc.returncode == 0, proc.stderr
+    assert not (course / "assignments" / TINY / "probes.py").exists()

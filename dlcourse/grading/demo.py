@@ -53,6 +53,7 @@ def run_demo(
     *,
     assignments: list[str] | None = None,
     jobs: int = 2,
+    unsafe: bool = False,
     echo: Callable[[str], None] = print,
 ) -> list[GradeReport]:
     """Release, submit and grade every assignment in ``demo_dir``; return the reports."""
@@ -65,7 +66,7 @@ def run_demo(
         for student, kind in STUDENTS.items():
             write_submission(kind, demo_dir / SOURCE_DIR / aid, release_dir, demo_dir / SUBMITTED_DIR / student / aid)
         echo(f"[{aid}] autograding {len(STUDENTS)} sample submissions with {jobs} job(s) ...")
-        report = grade(aid, demo_dir, jobs=jobs,
+        report = grade(aid, demo_dir, jobs=jobs, unsafe=unsafe,
                        progress=lambda r, aid=aid: echo(f"[{aid}]   {r.student}: {r.status} ({r.seconds:.0f} s)"))
         reports.append(report)
     echo("")

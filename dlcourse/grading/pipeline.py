@@ -28,6 +28,7 @@ import nbformat
 from dlcourse.course import (
     CONFIG_FILE,
     RELEASE_DIR,
+    SOURCE_DIR,
     SUBMITTED_DIR,
     CourseError,
     check_assignment,
@@ -35,14 +36,17 @@ from dlcourse.course import (
     list_assignments,
 )
 from dlcourse.grading.cases import STUDENT_ENV
+from dlcourse.grading.probes import PROBES_FILE, apply_verdict, verify
+from dlcourse.grading.sandbox import INSTALL_HINT, Sandbox, sandbox_status
 from dlcourse.grading.sanitize import stage_submission
+from dlcourse.grading.screen import screen_submission
 
 #: nbgrader's CSV export columns, in its order (``nbgrader export``).
 GRADES_COLUMNS = [
     "assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
     "email", "raw_score", "late_submission_penalty", "score", "max_score",
 ]
-REPORT_COLUMNS = ["assignment", "student_id", "status", "score", "max_score", "seconds", "message"]
+REPORT_COLUMNS = ["assignment", "student_id", "status", "score", "max_score", "seconds", "message", "review"]
 GRADES_FILE = "grades.csv"
 REPORT_FILE = "grading_report.csv"
 LOG_DIR = Path(".dlcourse") / "logs"
@@ -86,13 +90,14 @@ def run_nbgrader(
     timeout: float | None = None,
     log_path: Path | None = None,
     preexec: Callable[[], None] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> ProcessResult:
     """Run ``python -m nbgrader ARGS`` in ``course_dir``; kill its whole process group on timeout."""
     start = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=course_dir,
-        env=nbgrader_env(student),
+        env={**nbgrader_env(student), **(extra_env or {})},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -186,6 +191,7 @@ class StudentResult:
     seconds: float = 0.0
     timestamp: str = ""
     notes: list[str] = field(default_factory=list)  # repairs and incidents, joined into message
+    review: str = ""  # what the static screen found in student-editable cells (a hint, not a verdict)
 
 
 @dataclass
@@ -281,32 +287,79 @@ def _cell_incidents(course_dir: Path, assignment: str, student: str) -> list[str
 
 def grade_student(
     course_dir: Path, assignment: str, student: str, *,
-    release_dir: Path, db_url: str, limits: Limits = Limits(),
+    release_dir: Path, db_url: str, limits: Limits = Limits(), sandbox: bool = True,
 ) -> StudentResult:
-    """Stage, autograde and write feedback for one submission; never raises for a bad submission."""
+    """Stage, autograde, verify and write feedback for one submission; never raises for a bad submission.
+
+    With ``sandbox``, the kernel and the probe runner run in bubblewrap (see
+    :mod:`dlcourse.grading.sandbox`); the probes of the assignment, if it has any, then
+    re-check every exercise out of process and override nbgrader where they disagree.
+    """
+    start = time.monotonic()
     _forget_previous_run(course_dir, assignment, student, db_url)
-    staged = stage_submission(course_dir / SUBMITTED_DIR / student / assignment,
-                              course_dir / STAGED_DIR / student / assignment, release_dir)
+    submitted = course_dir / SUBMITTED_DIR / student / assignment
+    staged = stage_submission(submitted, course_dir / STAGED_DIR / student / assignment, release_dir)
+    review = screen_submission(course_dir / STAGED_DIR / student / assignment)
     if staged.problem is not None:
-        return StudentResult(student, "error", message="; ".join([staged.problem, *staged.notes]))
+        return StudentResult(student, "error", message="; ".join([staged.problem, *staged.notes]), review=review)
     logs = course_dir / LOG_DIR / assignment
+    workdir = course_dir / "autograded" / student / assignment
     args = ["autograde", assignment, f"--student={student}", "--force",
             f"--CourseDirectory.submitted_directory={STAGED_DIR.as_posix()}"]
     if limits.cell_seconds:
         args.append(f"--Execute.timeout={int(limits.cell_seconds)}")
-    auto = run_nbgrader(args, course_dir, student=student, timeout=limits.wall_seconds,
-                        log_path=logs / f"{student}.autograde.log", preexec=limits.preexec())
+    with tempfile.TemporaryDirectory(prefix="dlk-", dir="/tmp") as ipc:  # short: Unix socket paths are limited
+        extra_env = {}
+        if sandbox:
+            box = Sandbox(course_dir, workdir=workdir, student=student, extra_writable=[Path(ipc)])
+            kernel = box.write_kernelspec(Path(ipc))
+            args += [f"--Execute.kernel_name={kernel}", "--KernelManager.transport=ipc",
+                     f"--KernelManager.ip={ipc}/kernel"]
+            # the connection file is made with mkstemp: keep it where the sandbox can read it
+            extra_env = {"JUPYTER_PATH": ipc, "JUPYTER_RUNTIME_DIR": ipc, "TMPDIR": ipc}
+        auto = run_nbgrader(args, course_dir, student=student, timeout=limits.wall_seconds,
+                            log_path=logs / f"{student}.autograde.log", preexec=limits.preexec(), extra_env=extra_env)
     if not auto.ok:
-        return StudentResult(student, "error", seconds=auto.seconds,
+        return StudentResult(student, "error", seconds=time.monotonic() - start, review=review,
                              message="; ".join([_failure_reason(auto, limits.wall_seconds), *staged.notes]))
-    notes = _cell_incidents(course_dir, assignment, student) + staged.notes
+    notes = _cell_incidents(course_dir, assignment, student)
+    notes += _verify_with_probes(course_dir, assignment, student, workdir, db_url, limits, sandbox)
+    notes += staged.notes
     feedback = run_nbgrader(
         ["generate_feedback", assignment, f"--student={student}", "--force"],
         course_dir, student=student, timeout=limits.wall_seconds, log_path=logs / f"{student}.feedback.log",
     )
     if not feedback.ok:
         notes.append("feedback could not be generated: " + _failure_reason(feedback, limits.wall_seconds))
-    return StudentResult(student, "graded", notes=notes, seconds=auto.seconds + feedback.seconds)
+    return StudentResult(student, "graded", notes=notes, seconds=time.monotonic() - start, review=review)
+
+
+def _verify_with_probes(course_dir: Path, assignment: str, student: str, workdir: Path, db_url: str,
+                        limits: Limits, sandbox: bool) -> list[str]:
+    """Run the assignment's probes for one student and apply the verdict; return report notes."""
+    source_dir = course_dir / SOURCE_DIR / assignment
+    if not (source_dir / PROBES_FILE).is_file():
+        return []
+    notebooks = sorted(workdir.glob("*.ipynb"))
+    scratch = course_dir / ".dlcourse" / "probe" / student
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
+    box = Sandbox(course_dir, workdir=scratch) if sandbox else None
+    verdict = verify(source_dir, notebooks, student, sandbox=box, timeout=limits.wall_seconds,
+                     preexec=limits.preexec())
+    shutil.rmtree(scratch, ignore_errors=True)
+    overridden, to_review = apply_verdict(db_url, assignment, student, verdict)
+    notes = []
+    if verdict.problem:
+        notes.append(f"probes could not run: {verdict.problem}")
+    if overridden:
+        first = next(iter(verdict.failures.items()))
+        notes.append(f"probes overrode nbgrader on {len(overridden)} cell(s) ({', '.join(overridden[:4])}"
+                     f"{', ...' if len(overridden) > 4 else ''}): probe {first[0]!r}: {first[1][:160]}")
+    if to_review:
+        notes.append(f"review: nbgrader scored 0 on {', '.join(to_review[:4])} although the probes pass")
+    return notes
 
 
 def course_db_url(course_dir: Path) -> str:
@@ -352,6 +405,7 @@ def grade(
     cell_timeout: int | None = None,
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
     students: Iterable[str] | None = None,
+    unsafe: bool = False,
     progress: Callable[[StudentResult], None] | None = None,
 ) -> GradeReport:
     """Autograde every submission of ``assignment``, write feedback, ``grades.csv`` and the report.
@@ -363,6 +417,8 @@ def grade(
     a wall-clock limit (``timeout`` seconds), a per-cell limit (``cell_timeout``, default from
     the config) and a memory limit (``memory_limit`` bytes, None for none). ``students``
     restricts grading to some students (their rows are replaced, the others' kept).
+    Student code runs in the bubblewrap sandbox; without it grading refuses to run unless
+    ``unsafe`` is set (then kernels and probes run unsandboxed, and the report says so).
 
     Raises:
         CourseError: for instructor-side problems only (missing config, unknown assignment,
@@ -372,6 +428,9 @@ def grade(
     check_assignment(course, assignment)
     if jobs < 1:
         raise CourseError(f"--jobs must be at least 1, got {jobs}")
+    sandboxed, why = sandbox_status()
+    if not sandboxed and not unsafe:
+        raise CourseError(f"the grading sandbox is unavailable ({why}): {INSTALL_HINT}")
     db_url = course_db_url(course)
     limits = Limits(wall_seconds=timeout, cell_seconds=cell_timeout, memory_bytes=memory_limit)
     available = list_submissions(course, assignment)
@@ -385,7 +444,13 @@ def grade(
         release_dir = generate_release(course, assignment, scratch)
 
         def one(student: str) -> StudentResult:
-            res = grade_student(course, assignment, student, release_dir=release_dir, db_url=db_url, limits=limits)
+            res = grade_student(course, assignment, student, release_dir=release_dir, db_url=db_url,
+                                limits=limits, sandbox=sandboxed)
+            if not sandboxed:
+                if res.status == "error":
+                    res.message += "; UNSAFE: graded without a sandbox"
+                else:
+                    res.notes.append("UNSAFE: graded without a sandbox")
             if progress is not None:
                 progress(res)
             return res
@@ -412,7 +477,7 @@ def write_grades(report: GradeReport) -> None:
     lines = [{
         "assignment": report.assignment, "student_id": res.student, "status": res.status,
         "score": _fmt(res.score), "max_score": _fmt(report.max_score),
-        "seconds": f"{res.seconds:.1f}", "message": res.message,
+        "seconds": f"{res.seconds:.1f}", "message": res.message, "review": res.review,
     } for res in report.results]
     graded = {res.student for res in report.results}
     _update_csv(report.grades_csv, GRADES_COLUMNS, report.assignment, graded, grades)

@@ -1,0 +1,315 @@
+"""Out-of-process verification: probes re-check each exercise outside the notebook's kernel.
+
+nbgrader runs a student's code and the hidden tests in one Python process, so code the
+student ran earlier can replace whatever the tests rely on. Probes close that hole. The
+instructor declares them in ``solutions/<assignment>/probes.py`` (never released: it is in
+``CourseDirectory.ignore``)::
+
+    from dlcourse.grading.probes import Probe
+    from dlcourse.numpy_ref import functional as ref
+
+    PROBES = [
+        Probe("sigmoid", cells=("test_activations", "test_activations_hidden"), call="sigmoid",
+              args=lambda rng: (rng.normal(scale=5.0, size=(4, 6)),), expect=ref.sigmoid),
+    ]
+    SETUP = ""  # optional code run after the student's cells, e.g. helper functions for args
+
+After nbgrader has run, :func:`verify` takes the student's code from the autograded
+notebook (every code cell except the tests, and except cells that killed or hung the
+kernel), runs it as a plain script in a fresh isolated interpreter inside the sandbox
+(:mod:`dlcourse.grading.probe_runner`), calls each probe with inputs drawn for this
+student, and compares the plain-data results with the reference here, in the grading
+process. The reference packages are hidden from that interpreter, so a function that
+delegates to them fails. A probe that fails takes the points of its ``cells``: the probes
+win. A cell nbgrader scored 0 although its probes pass stays 0 (the notebook's tests check
+more than values) and is flagged for review.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import nbformat
+import numpy as np
+
+from dlcourse.grading.cases import student_rng
+from dlcourse.grading.checks import assert_close
+from dlcourse.grading.probe_runner import MARKER, decode, encode
+
+PROBES_FILE = "probes.py"
+DEFAULT_FORBIDDEN = ("dlcourse.numpy_ref", "dlcourse.torch_ref")
+LOST_CELL_ERRORS = {"DeadKernelError", "UnresponsiveKernelError", "CellTimeoutError"}
+
+
+@dataclass(frozen=True)
+class Name:
+    """An argument that names an object defined in the runner (by SETUP or the student's code)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One call of a student's function on per-student inputs, and how to judge its result.
+
+    Args:
+        name: unique name of the probe (also salts the student's random inputs).
+        cells: grade ids whose points depend on this probe.
+        call: name of the student's function (or class) in the notebook's namespace.
+        args: ``rng -> tuple`` of positional arguments (arrays, numbers, lists, dicts,
+            SimpleNamespace, :class:`Name`).
+        kwargs: ``rng -> dict`` of keyword arguments (drawn after ``args`` from the same rng).
+        expect: reference ``f(*args, **kwargs)``; its result is compared element by element.
+        check: instead of ``expect``, ``check(result, args, kwargs) -> None | str`` (a message
+            when the result is wrong), for results with no single right value (training).
+        select: applied to the student's result before it is judged, e.g. ``lambda r: r[0]`` to
+            compare only the output of a ``(out, cache)`` pair.
+        rtol, atol: tolerances of the comparison with ``expect``.
+    """
+
+    name: str
+    cells: tuple[str, ...]
+    call: str
+    args: Callable[[np.random.Generator], tuple] = lambda rng: ()
+    kwargs: Callable[[np.random.Generator], dict] = lambda rng: {}
+    expect: Callable[..., Any] | None = None
+    check: Callable[[Any, tuple, dict], str | None] | None = None
+    select: Callable[[Any], Any] | None = None
+    rtol: float = 1e-7
+    atol: float = 1e-10
+
+
+@dataclass
+class ProbeSpec:
+    probes: list[Probe]
+    setup: str = ""
+    forbidden: tuple[str, ...] = DEFAULT_FORBIDDEN
+    call_timeout: int = 120
+
+
+@dataclass
+class Verdict:
+    """What the probes found for one student."""
+
+    failures: dict[str, str] = field(default_factory=dict)  # probe name -> why
+    cells_failed: set[str] = field(default_factory=set)  # grade ids whose probes failed
+    cells_passed: set[str] = field(default_factory=set)
+    failed_by_cell: dict[str, list[str]] = field(default_factory=dict)  # grade id -> names of its failed probes
+    problem: str | None = None  # the runner itself failed (counts as every probe failing)
+
+
+def load_probes(source_dir: Path) -> ProbeSpec | None:
+    """The probes of an assignment (``solutions/<id>/probes.py``), or None when it has none."""
+    path = source_dir / PROBES_FILE
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location(f"_dlcourse_probes_{source_dir.name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    probes = list(getattr(module, "PROBES", []))
+    names = [p.name for p in probes]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: probe names must be unique, got {names}")
+    return ProbeSpec(probes, getattr(module, "SETUP", ""), tuple(getattr(module, "FORBIDDEN", DEFAULT_FORBIDDEN)),
+                     int(getattr(module, "CALL_TIMEOUT", 120)))
+
+
+def _encode_arg(value):
+    if isinstance(value, Name):
+        return {"__name__": value.name}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode_arg(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode_arg(v) for v in value]
+    if isinstance(value, dict):
+        return {"__dict__": [[k, _encode_arg(v)] for k, v in value.items()]}
+    return encode(value)
+
+
+def student_cells(autograded_notebooks: list[Path]) -> list[str]:
+    """The code the probe runner executes: every code cell except tests and cells the kernel lost."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    transform = TransformerManager().transform_cell
+    cells = []
+    for cell in (c for path in autograded_notebooks for c in nbformat.read(path, as_version=4).cells):
+        if cell.cell_type != "code":
+            continue
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            continue
+        if any(o.get("output_type") == "error" and o.get("ename") in LOST_CELL_ERRORS for o in cell.get("outputs", [])):
+            continue
+        try:
+            cells.append(transform(cell.source))
+        except Exception:  # noqa: BLE001 - unparsable input stays as it is and fails in the runner
+            cells.append(cell.source)
+    return cells
+
+
+def forbidden_dirs(modules: tuple[str, ...]) -> list[Path]:
+    """The folders of the forbidden reference packages (hidden in the runner's sandbox)."""
+    dirs = []
+    for module in modules:
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.submodule_search_locations:
+            dirs += [Path(p).resolve() for p in spec.submodule_search_locations]
+        elif spec is not None and spec.origin:
+            dirs.append(Path(spec.origin).resolve())
+    return dirs
+
+
+def run_probes(
+    spec: ProbeSpec,
+    cells: list[str],
+    student: str,
+    *,
+    sandbox=None,
+    timeout: float = 900,
+    preexec: Callable[[], None] | None = None,
+) -> tuple[dict[str, dict], tuple, str | None]:
+    """Run the student's cells and the probe calls in a fresh interpreter.
+
+    Returns ``(results by probe name, the inputs drawn, a problem or None)``.
+    """
+    inputs = {}
+    calls = []
+    for probe in spec.probes:
+        rng = student_rng(f"probe:{probe.name}", student)
+        args = tuple(probe.args(rng))
+        kwargs = dict(probe.kwargs(rng))
+        inputs[probe.name] = (args, kwargs)
+        calls.append({"id": probe.name, "function": probe.call,
+                      "args": _encode_arg(list(args)), "kwargs": _encode_arg(kwargs)})
+    hidden = forbidden_dirs(spec.forbidden)
+    request = {"cells": cells, "setup": spec.setup, "calls": calls, "call_timeout": spec.call_timeout,
+               "forbidden_modules": list(spec.forbidden), "forbidden_dirs": [str(d) + "/" for d in hidden]}
+    command = [sys.executable, "-I", "-m", "dlcourse.grading.probe_runner"]
+    if sandbox is not None:
+        sandbox.hidden = [*sandbox.hidden, *[d for d in hidden if d.is_dir()]]
+        command = sandbox.argv(command)
+    try:
+        proc = subprocess.run(command, input=json.dumps(request), capture_output=True, text=True,
+                              timeout=timeout, errors="replace", preexec_fn=preexec, start_new_session=True,
+                              cwd=str(sandbox.workdir) if sandbox is not None else None)
+    except subprocess.TimeoutExpired:
+        return {}, inputs, f"the probe run did not finish within {timeout:.0f} s"
+    text = proc.stdout
+    if MARKER not in text:
+        tail = (proc.stderr or "").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        return {}, inputs, f"the student's code ended the probe run early ({tail[0][:200]})"
+    payload = json.loads(text.rsplit(MARKER, 1)[1].strip().splitlines()[0])
+    return payload["results"], inputs, None
+
+
+def judge(spec: ProbeSpec, results: dict[str, dict], inputs: dict, problem: str | None) -> Verdict:
+    """Compare the runner's results with the reference, in this (trusted) process."""
+    verdict = Verdict(problem=problem)
+    for probe in spec.probes:
+        why = problem
+        if why is None:
+            why = _judge_one(probe, results.get(probe.name), *inputs[probe.name])
+        if why is None:
+            verdict.cells_passed.update(probe.cells)
+        else:
+            verdict.failures[probe.name] = why
+            verdict.cells_failed.update(probe.cells)
+            for cell in probe.cells:
+                verdict.failed_by_cell.setdefault(cell, []).append(probe.name)
+    verdict.cells_passed -= verdict.cells_failed
+    return verdict
+
+
+def _judge_one(probe: Probe, result: dict | None, args: tuple, kwargs: dict) -> str | None:
+    if result is None:
+        return "no result"
+    if not result.get("ok"):
+        return result.get("error", "failed")
+    value = decode(result["value"])
+    try:
+        if probe.select is not None:
+            value = probe.select(value)
+        if probe.check is not None:
+            return probe.check(value, args, kwargs)
+        expected = probe.expect(*args, **kwargs)
+        _compare(value, expected, probe, probe.call)
+    except AssertionError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - a malformed result is a wrong result
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _compare(value, expected, probe: Probe, where: str) -> None:
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(value, (tuple, list)) or len(value) != len(expected):
+            raise AssertionError(f"{where}: expected a sequence of {len(expected)} values, got {_kind(value)}")
+        for i, (v, e) in enumerate(zip(value, expected)):
+            _compare(v, e, probe, f"{where}[{i}]")
+    elif isinstance(expected, dict):
+        if not isinstance(value, dict) or set(value) != set(expected):
+            raise AssertionError(f"{where}: expected a dict with keys {sorted(expected)}, got {_kind(value)}")
+        for key in expected:
+            _compare(value[key], expected[key], probe, f"{where}[{key!r}]")
+    else:
+        if isinstance(value, dict) and "__unsupported__" in value:
+            raise AssertionError(f"{where}: returned an unsupported object ({value['__unsupported__']})")
+        assert_close(value, expected, rtol=probe.rtol, atol=probe.atol, name=where)
+
+
+def _kind(value) -> str:
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(map(str, value))}"
+    return type(value).__name__
+
+
+def verify(source_dir: Path, autograded_notebooks: list[Path], student: str, *, sandbox=None,
+           timeout: float = 900, preexec: Callable[[], None] | None = None) -> Verdict | None:
+    """Run the assignment's probes for one student; None when the assignment declares none."""
+    spec = load_probes(source_dir)
+    if spec is None:
+        return None
+    results, inputs, problem = run_probes(spec, student_cells(autograded_notebooks), student,
+                                          sandbox=sandbox, timeout=timeout, preexec=preexec)
+    return judge(spec, results, inputs, problem)
+
+
+def apply_verdict(db_url: str, assignment: str, student: str, verdict: Verdict) -> tuple[list[str], list[str]]:
+    """Zero the cells whose probes failed (probes win); return (overridden cells, cells to review)."""
+    from nbgrader.api import Gradebook
+
+    overridden, review = [], []
+    with Gradebook(db_url) as gb:
+        sub = gb.find_submission(assignment, student)
+        for nb in sub.notebooks:
+            for grade in nb.grades:
+                if grade.name in verdict.cells_failed and (grade.score or 0) > 0:
+                    grade.manual_score = 0.0
+                    overridden.append(grade.name)
+                    _comment(gb, grade.name, nb.name, assignment, student, verdict)
+                elif grade.name in verdict.cells_passed and grade.max_score > 0 and (grade.score or 0) == 0:
+                    review.append(grade.name)
+        gb.db.commit()
+    return overridden, review
+
+
+def _comment(gb, cell: str, notebook: str, assignment: str, student: str, verdict: Verdict) -> None:
+    """Tell the student, in the feedback, why a cell whose tests passed earned nothing."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        comment = gb.find_comment(cell, notebook, assignment, student)
+    except MissingEntry:
+        return
+    names = verdict.failed_by_cell.get(cell, [])[:2]
+    reasons = "; ".join(f"{name}: {verdict.failures[name][:200]}" for name in names)
+    comment.manual_comment = ("These points were withdrawn: when your functions were run again outside the "
+                              f"notebook, with new inputs, they did not give the expected results ({reasons}).")
