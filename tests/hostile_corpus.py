@@ -379,9 +379,12 @@ CASES: dict[str, Case] = {
     "truncated_json": Case(truncated_json, ERROR, "is not valid JSON"),
     "numpy_beside": Case(numpy_beside, FULL, "ignored 1 file(s) beside the notebook: numpy.py"),
     "warnings_in_tests": Case(warnings_in_tests, FULL),
-    "infinite_loop": Case(_with_cell_after_first_solution("while True:\n    pass"), FULL, "timed out"),
+    # (the loops sleep rather than spin, so that the corpus does not burn the test machine's cores)
+    "infinite_loop": Case(_with_cell_after_first_solution("import time\nwhile True:\n    time.sleep(0.5)"), FULL,
+                          "timed out"),
     "ignores_interrupt": Case(_with_cell_after_first_solution(
-        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"), FULL, "the kernel hung in"),
+        "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.5)"), FULL,
+        "the kernel hung in"),
     "os_exit": Case(_with_cell_after_first_solution("import os\nos._exit(3)"), FULL, "the kernel died in"),
     "segfault": Case(_with_cell_after_first_solution("import ctypes\nctypes.string_at(0)"), FULL, "the kernel died in"),
     "memory_hog": Case(_with_cell_after_first_solution(
