@@ -41,7 +41,7 @@ class HideHiddenTests(Preprocessor):
 
     enabled = Bool(True, help="nbconvert runs a preprocessor only when it is enabled.").tag(config=True)
     placeholder = Unicode(
-        "# Hidden tests ran here; their code is not shown. The result below says what failed.",
+        "# Hidden tests ran here; their code is not shown, their result is below.",
         help="The comment that stands in for a hidden test region.",
     ).tag(config=True)
 
