@@ -35,17 +35,9 @@ from nbclient import NotebookClient
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from dlcourse.course import copy_course  # noqa: E402
 from dlcourse.grading.pipeline import generate_release, grade, nbgrader_env  # noqa: E402
 from dlcourse.grading.samples import write_submission  # noqa: E402
-
-
-def _course(root: Path, aid: str) -> Path:
-    import shutil
-
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copytree(REPO / "solutions" / aid, root / "solutions" / aid)
-    return root
 
 
 def plain_execution_seconds(notebook: Path) -> float:
@@ -67,7 +59,7 @@ def main() -> int:
     aid = args.assignment
     with tempfile.TemporaryDirectory(prefix="dlcourse-bench-") as tmp:
         tmp = Path(tmp)
-        course = _course(tmp / "course", aid)
+        course = copy_course(REPO, tmp / "course", [aid])
         release_dir = generate_release(course, aid, tmp / "release")
         students = [f"student{i:02d}" for i in range(args.submissions)]
         for s in students:

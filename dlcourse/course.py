@@ -8,13 +8,13 @@ instructor prepared (``nbgrader_config.py``, ``solutions/`` and ``submitted/`` o
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 CONFIG_FILE = "nbgrader_config.py"
 SOURCE_DIR = "solutions"
 RELEASE_DIR = "assignments"
 SUBMITTED_DIR = "submitted"
-LECTURES_DIR = "lectures"
 
 
 class CourseError(Exception):
@@ -79,6 +79,15 @@ def check_assignment(course_dir: str | os.PathLike, assignment: str) -> str:
     return assignment
 
 
-def source_notebooks(course_dir: str | os.PathLike, assignment: str) -> list[Path]:
-    """The source notebooks of one assignment, sorted by name."""
-    return sorted((Path(course_dir) / SOURCE_DIR / assignment).glob("*.ipynb"))
+def copy_course(course_dir: str | os.PathLike, dest: str | os.PathLike, assignments: list[str] | None = None) -> Path:
+    """Make ``dest`` a course folder: ``nbgrader_config.py`` and the source of ``assignments`` (default: all).
+
+    Used for scratch grading folders (the demo, benchmarks, tests); nothing else is copied.
+    """
+    source, dest = Path(course_dir), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source / CONFIG_FILE, dest / CONFIG_FILE)
+    for aid in assignments if assignments is not None else list_assignments(source):
+        shutil.copytree(source / SOURCE_DIR / aid, dest / SOURCE_DIR / aid, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    return dest

@@ -67,9 +67,6 @@ def make_course(root: Path) -> Path:
 
 def copy_course(root: Path, assignments: list[str]) -> Path:
     """A course folder with the repo's nbgrader_config.py and the source of ``assignments``."""
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    for aid in assignments:
-        shutil.copytree(REPO / "solutions" / aid, root / "solutions" / aid,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    return root
+    from dlcourse.course import copy_course as copy
+
+    return copy(REPO, root, assignments)

@@ -27,12 +27,16 @@ MEMORY_LIMIT = {"tiny": 1536 * 1024**2}
 DEFAULT_MEMORY_LIMIT = 6 * 1024**3
 
 
+RELEASES: dict[str, Path] = {}  # assignment -> the release its corpus was built from
+
+
 @pytest.fixture(scope="module", params=ASSIGNMENTS)
 def corpus(request, tmp_path_factory):
     aid = request.param
     root = tmp_path_factory.mktemp(f"corpus-{aid}")
     course = make_course(root) if aid == "tiny" else copy_course(root, [aid])
     release_dir = generate_release(course, aid, tmp_path_factory.mktemp(f"release-{aid}"))
+    RELEASES[aid] = release_dir
     for case, spec in CASES.items():
         if spec.needs_sandbox and UNSAFE:
             continue  # e.g. writing the gradebook: without a sandbox it would really happen
@@ -99,7 +103,7 @@ def test_regrade_gives_the_same_scores_and_leaves_nothing_stale(corpus):
     aid, course, report, results = corpus
     # re-grade two students: one unchanged, one whose file became unreadable meanwhile
     keep = {"correct": results["correct"].score}
-    write_case("truncated_json", course / "solutions" / aid, _release_of(course, aid), course / "submitted" / "untouched" / aid)
+    write_case("truncated_json", course / "solutions" / aid, RELEASES[aid], course / "submitted" / "untouched" / aid)
     subset = ["correct", "untouched", "duplicated_cells", "os_exit"]
     rerun = grade(aid, course, jobs=2, cell_timeout=CELL_TIMEOUT.get(aid, DEFAULT_CELL_TIMEOUT),
                   memory_limit=MEMORY_LIMIT.get(aid, DEFAULT_MEMORY_LIMIT), students=subset, unsafe=UNSAFE)
@@ -116,10 +120,6 @@ def test_regrade_gives_the_same_scores_and_leaves_nothing_stale(corpus):
         if case in again and case != "untouched":
             assert again[case].score == res.score, f"{case}: {res.score} then {again[case].score}"
 
-
-def _release_of(course: Path, aid: str) -> Path:
-    # the complete/untouched builders only need a release folder: regenerate one next to the course
-    return generate_release(course, aid, course.parent / f"{course.name}-release2")
 
 
 def test_static_screen_flags_hostile_code_for_review(corpus):

@@ -1,7 +1,6 @@
 """Out-of-process probes, the probe runner's guard, the sandbox and the static screen (fast, no nbgrader)."""
 
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from dlcourse.course import CONFIG_FILE, RELEASE_DIR, SOURCE_DIR, SUBMITTED_DIR, CourseError, list_assignments
+from dlcourse.course import RELEASE_DIR, SOURCE_DIR, SUBMITTED_DIR, CourseError, copy_course, list_assignments
 from dlcourse.grading.pipeline import GradeReport, format_table, generate_release, grade
 from dlcourse.grading.samples import write_submission
 
@@ -41,10 +41,7 @@ def prepare_demo_dir(course: Path, demo_dir: Path) -> Path:
         shutil.rmtree(demo_dir)
     demo_dir.mkdir(parents=True)
     (demo_dir / MARKER).write_text("scratch folder of `dlcourse demo`; safe to delete\n")
-    shutil.copy2(course / CONFIG_FILE, demo_dir / CONFIG_FILE)
-    shutil.copytree(course / SOURCE_DIR, demo_dir / SOURCE_DIR,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    return demo_dir
+    return copy_course(course, demo_dir)
 
 
 def run_demo(

@@ -36,6 +36,7 @@ from dlcourse.course import (
     list_assignments,
 )
 from dlcourse.grading.cases import STUDENT_ENV
+from dlcourse.grading.execute import KERNEL_DIED, KERNEL_HUNG
 from dlcourse.grading.probes import PROBES_FILE, apply_verdict, verify
 from dlcourse.grading.sandbox import INSTALL_HINT, Sandbox, sandbox_status
 from dlcourse.grading.sanitize import stage_submission
@@ -63,7 +64,6 @@ def nbgrader_env(student: str | None = None) -> dict[str, str]:
     env.setdefault("MPLBACKEND", "Agg")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = "1"
-    env["PYTHONWARNINGS"] = env.get("PYTHONWARNINGS", "")
     if student is not None:
         env[STUDENT_ENV] = student
     else:
@@ -267,7 +267,7 @@ def _forget_previous_run(course_dir: Path, assignment: str, student: str, db_url
 
 def _cell_incidents(course_dir: Path, assignment: str, student: str) -> list[str]:
     """Cells of the autograded notebooks whose kernel died, hung or timed out, in words."""
-    words = {"DeadKernelError": "the kernel died in", "UnresponsiveKernelError": "the kernel hung in",
+    words = {KERNEL_DIED: "the kernel died in", KERNEL_HUNG: "the kernel hung in",
              "CellTimeoutError": "timed out:", "MemoryError": "ran out of memory in"}
     incidents = []
     for path in sorted((course_dir / "autograded" / student / assignment).glob("*.ipynb")):

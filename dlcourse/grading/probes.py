@@ -40,11 +40,13 @@ import numpy as np
 
 from dlcourse.grading.cases import student_rng
 from dlcourse.grading.checks import assert_close
+from dlcourse.grading.execute import KERNEL_DIED, KERNEL_HUNG
 from dlcourse.grading.probe_runner import MARKER, decode, encode
 
 PROBES_FILE = "probes.py"
 DEFAULT_FORBIDDEN = ("dlcourse.numpy_ref", "dlcourse.torch_ref")
-LOST_CELL_ERRORS = {"DeadKernelError", "UnresponsiveKernelError", "CellTimeoutError"}
+# cells that killed or hung the kernel (or timed out) in nbgrader are not run again
+LOST_CELL_ERRORS = {KERNEL_DIED, KERNEL_HUNG, "CellTimeoutError"}
 
 
 @dataclass(frozen=True)
