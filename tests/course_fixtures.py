@@ -35,8 +35,14 @@ def _meta(grade_id: str, *, solution: bool = False, grade: bool = False, points:
     return {"nbgrader": meta}
 
 
-def tiny_source_notebook() -> nbformat.NotebookNode:
-    """One exercise (``add``) with a 2-point visible and a 3-point hidden test cell."""
+TINY_ANSWER = "Adding is commutative because ..."
+
+
+def tiny_source_notebook(written_answer: bool = False) -> nbformat.NotebookNode:
+    """One exercise (``add``) with a 2-point visible and a 3-point hidden test cell.
+
+    With ``written_answer``, also a 2-point manually graded markdown answer cell (``why_add``).
+    """
     cells = [
         new_markdown_cell("# Tiny assignment\nWrite `add(a, b)`.", metadata=_meta("intro")),
         new_code_cell("import numpy as np\nfrom dlcourse.grading import assert_close, student_rng",
@@ -50,17 +56,21 @@ def tiny_source_notebook() -> nbformat.NotebookNode:
                       f"{TINY_HIDDEN_LINE}\n### END HIDDEN TESTS",
                       metadata=_meta("test_add_hidden", grade=True, points=3)),
     ]
+    if written_answer:
+        cells.append(new_markdown_cell("Why is `add` commutative?", metadata=_meta("why_add_question")))
+        cells.append(new_markdown_cell(f"### BEGIN SOLUTION\n{TINY_ANSWER}\n### END SOLUTION",
+                                       metadata=_meta("why_add", solution=True, grade=True, points=2)))
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     return nb
 
 
-def make_course(root: Path) -> Path:
+def make_course(root: Path, written_answer: bool = False) -> Path:
     """A course folder with the repo's nbgrader_config.py and the tiny assignment."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
     (root / "solutions" / TINY).mkdir(parents=True, exist_ok=True)
-    nbformat.write(tiny_source_notebook(), root / "solutions" / TINY / f"{TINY}.ipynb")
+    nbformat.write(tiny_source_notebook(written_answer), root / "solutions" / TINY / f"{TINY}.ipynb")
     (root / "solutions" / TINY / "probes.py").write_text(TINY_PROBES)
     return root
 

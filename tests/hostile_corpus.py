@@ -4,6 +4,12 @@ Each case turns the assignment's release notebook (and its complete solution, bu
 the source notebook) into what a student might hand in, and states the outcome the grader
 must reach. The corpus is generic: it runs on the tiny fixture assignment and on every
 assignment in ``solutions/``.
+
+Cases come in two scopes. ``ASSIGNMENT`` cases depend on what the assignment contains (its
+tests, hidden tests, probes and delegation guard) and run on every assignment. ``MACHINERY``
+cases exercise the grader itself (dead, hung and hungry kernels, unreadable files, the
+sandbox) the same way whatever the notebook holds; they run on one real assignment
+(:data:`MACHINERY_ON`) and the tiny fixture, or everywhere with ``DLCOURSE_CORPUS_FULL=1``.
 """
 
 from __future__ import annotations
@@ -21,8 +27,14 @@ from nbformat.v4 import new_code_cell
 from dlcourse.grading.samples import fill_solutions
 
 FULL, ZERO, ERROR, GRADED = "full", "zero", "error", "graded"
-REFERENCE_MODULES = ("functional", "losses", "layers", "gradcheck", "perceptron", "init", "optim", "lr_scheduler",
-                     "models")
+ASSIGNMENT, MACHINERY = "assignment", "machinery"
+MACHINERY_ON = "a1_backprop"  # the real assignment that also gets the machinery cases
+# reference package -> its modules that hold functions or classes a student might delegate to
+REFERENCE_MODULES = {
+    "numpy_ref": ("functional", "losses", "layers", "gradcheck", "perceptron", "init", "optim", "lr_scheduler",
+                  "models"),
+    "torch_ref": ("device", "modules", "optim", "training", "transfer", "mini_vgg"),
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,7 @@ class Case:
     expect: str  # FULL, ZERO (graded with 0) or ERROR (a row with 0 and a reason)
     says: str | None = None  # a fragment the report line must contain
     needs_sandbox: bool = False  # only a sandboxed kernel can stop it
+    scope: str = MACHINERY  # ASSIGNMENT: run on every assignment; MACHINERY: see the module docstring
 
 
 def _meta(cell) -> dict:
@@ -71,6 +84,18 @@ def correct(complete, release, dest, name):
 
 def untouched(complete, release, dest, name):
     _write(release, dest, name)
+
+
+def partial(complete, release, dest, name):
+    """The first half of the exercises solved, the rest as released."""
+    source = copy.deepcopy(complete)
+    nb = copy.deepcopy(release)
+    solutions = _solution_indices(nb)
+    if len(solutions) < 2:
+        return False  # one exercise: half a solution is none
+    for i in solutions[: len(solutions) // 2]:
+        nb.cells[i] = source.cells[i]
+    _write(nb, dest, name)
 
 
 def duplicated_cells(complete, release, dest, name):
@@ -198,11 +223,11 @@ _math.isclose = lambda *args, **kwargs: True
 """
 
 
-def _defined_functions(nb) -> list[str]:
+def _defined_functions(nb, kinds=(ast.FunctionDef,)) -> list[str]:
     names = []
     for i in _solution_indices(nb):
         try:
-            names += [n.name for n in ast.parse(nb.cells[i].source).body if isinstance(n, ast.FunctionDef)]
+            names += [n.name for n in ast.parse(nb.cells[i].source).body if isinstance(n, kinds)]
         except SyntaxError:
             pass
     return names
@@ -306,14 +331,21 @@ def writes_gradebook(complete, release, dest, name):
 
 # ---- delegation to the reference implementation --------------------------------------------------
 
+def _reference_package(nb) -> str:
+    """The reference a student of this assignment would delegate to: torch_ref for torch notebooks."""
+    uses_torch = any(("import torch" in c.source or "from torch" in c.source) for c in nb.cells if c.cell_type == "code")
+    return "torch_ref" if uses_torch else "numpy_ref"
+
+
 def _reference_names(nb) -> dict[str, str]:
-    """Student function name -> reference module that has a function of that name."""
+    """Student function or class name -> module of the reference package that has one of that name."""
     import importlib
 
+    package = _reference_package(nb)
     found = {}
-    for fn in _defined_functions(nb):
-        for module in REFERENCE_MODULES:
-            mod = importlib.import_module(f"dlcourse.numpy_ref.{module}")
+    for fn in _defined_functions(nb, (ast.FunctionDef, ast.ClassDef)):
+        for module in REFERENCE_MODULES[package]:
+            mod = importlib.import_module(f"dlcourse.{package}.{module}")
             if callable(getattr(mod, fn, None)):
                 found[fn] = module
                 break
@@ -322,7 +354,7 @@ def _reference_names(nb) -> dict[str, str]:
 
 _LOAD_BY_PATH = """
 import importlib.util as _iu, os as _os, sys as _sys, dlcourse as _d
-_dir = _os.path.join(_os.path.dirname(_d.__file__), "numpy_ref")
+_dir = _os.path.join(_os.path.dirname(_d.__file__), "{package}")
 _spec = _iu.spec_from_file_location("_theirs", _os.path.join(_dir, "__init__.py"), submodule_search_locations=[_dir])
 _pkg = _iu.module_from_spec(_spec); _sys.modules["_theirs"] = _pkg; _spec.loader.exec_module(_pkg)
 import importlib as _il
@@ -330,7 +362,7 @@ import importlib as _il
 
 _LOAD_BY_SOURCE = """
 import os as _os, sys as _sys, types as _types, dlcourse as _d
-_dir = _os.path.join(_os.path.dirname(_d.__file__), "numpy_ref")
+_dir = _os.path.join(_os.path.dirname(_d.__file__), "{package}")
 _pkg = _types.ModuleType("_copied"); _pkg.__path__ = []; _sys.modules["_copied"] = _pkg
 def _source_module(name):
     full = "_copied." + name
@@ -348,13 +380,16 @@ def _delegating(how: str):
         mapping = _reference_names(nb)
         if not mapping:
             return False
+        package = _reference_package(nb)
         lines = [_SUBVERT_CHECKS]  # the in-kernel guard is switched off, so only the probes can catch it
         if how == "import":
-            lines += [f"from dlcourse.numpy_ref.{mod} import {fn}" for fn, mod in mapping.items()]
+            lines += [f"from dlcourse.{package}.{mod} import {fn}" for fn, mod in mapping.items()]
         elif how == "path":
-            lines += [_LOAD_BY_PATH] + [f"{fn} = _il.import_module('_theirs.{mod}').{fn}" for fn, mod in mapping.items()]
+            lines += [_LOAD_BY_PATH.replace("{package}", package)] + \
+                [f"{fn} = _il.import_module('_theirs.{mod}').{fn}" for fn, mod in mapping.items()]
         else:
-            lines += [_LOAD_BY_SOURCE] + ["_source_module('functional')"] + \
+            preload = ["_source_module('functional')"] if package == "numpy_ref" else []
+            lines += [_LOAD_BY_SOURCE.replace("{package}", package)] + preload + \
                 [f"{fn} = _source_module('{mod}').{fn}" for fn, mod in mapping.items()]
         for i in _solution_indices(nb):
             nb.cells[i].source += "\n\n" + "\n".join(lines)
@@ -364,14 +399,15 @@ def _delegating(how: str):
 
 
 CASES: dict[str, Case] = {
-    "correct": Case(correct, FULL, "test cells passed"),
-    "untouched": Case(untouched, ZERO, "graded: 0 of"),
+    "correct": Case(correct, FULL, "test cells passed", scope=ASSIGNMENT),
+    "untouched": Case(untouched, ZERO, "graded: 0 of", scope=ASSIGNMENT),
+    "partial": Case(partial, GRADED, scope=ASSIGNMENT),
     "duplicated_cells": Case(duplicated_cells, FULL, "duplicated or split cell(s)"),
     "split_cells": Case(split_cells, FULL, "duplicated or split cell(s)"),
     "renamed_grade_ids": Case(renamed_grade_ids, FULL, "a grade id the assignment does not have"),
-    "stripped_metadata": Case(stripped_metadata, FULL, "lost their nbgrader metadata"),
-    "deleted_tests": Case(deleted_tests, FULL, "missing test cell(s) restored"),
-    "tests_edited_to_pass": Case(tests_edited_to_pass, ZERO),
+    "stripped_metadata": Case(stripped_metadata, FULL, "lost their nbgrader metadata", scope=ASSIGNMENT),
+    "deleted_tests": Case(deleted_tests, FULL, "missing test cell(s) restored", scope=ASSIGNMENT),
+    "tests_edited_to_pass": Case(tests_edited_to_pass, ZERO, scope=ASSIGNMENT),
     "tests_stripped_and_edited": Case(tests_stripped_and_edited, ZERO),
     "inflated_points": Case(inflated_points, ZERO),
     "renamed_notebook": Case(renamed_notebook, FULL, "graded my_work (1).ipynb as"),
@@ -392,16 +428,16 @@ CASES: dict[str, Case] = {
     "huge_output": Case(_with_cell_after_first_solution(
         "line = 'x' * 99\nfor _ in range(300_000):\n    print(line)"), FULL),
     # in-kernel subversion (issue: tamper-proof grading): the probes must win
-    "patched_checks": Case(patched_checks, ZERO),
+    "patched_checks": Case(patched_checks, ZERO, scope=ASSIGNMENT),
     "input_transformer": Case(input_transformer, ZERO, "probes overrode"),
-    "always_equal": Case(always_equal, ZERO),
+    "always_equal": Case(always_equal, ZERO, scope=ASSIGNMENT),
     "frame_snooping": Case(frame_snooping, ZERO),
     "env_branching": Case(env_branching, ZERO),
     "reads_solutions": Case(reads_solutions, ZERO, needs_sandbox=True),
     "writes_gradebook": Case(writes_gradebook, ZERO, needs_sandbox=True),
-    "delegates_by_import": Case(_delegating("import"), ZERO, "probes overrode"),
+    "delegates_by_import": Case(_delegating("import"), ZERO, "probes overrode", scope=ASSIGNMENT),
     "delegates_by_path": Case(_delegating("path"), ZERO, "probes overrode"),
-    "delegates_by_source": Case(_delegating("source"), ZERO, "probes overrode"),
+    "delegates_by_source": Case(_delegating("source"), ZERO, "probes overrode", scope=ASSIGNMENT),
 }
 
 

@@ -155,3 +155,47 @@ def test_probe_declarations_never_reach_students(graded, tmp_path):
     proc = dlcourse("release", "--course-dir", str(course))
     assert proc.returncode == 0, proc.stderr
     assert not (course / "assignments" / TINY / "probes.py").exists()
+
+
+def test_written_answers_await_a_human_and_their_grades_survive_a_regrade(tmp_path):
+    """Markdown answer cells are left to a grader; re-grading keeps their manual scores while the answer is unchanged."""
+    from nbgrader.api import Gradebook
+
+    from course_fixtures import TINY_ANSWER
+    from dlcourse.grading.pipeline import generate_release, grade
+
+    course = make_course(tmp_path / "course", written_answer=True)
+    release_dir = generate_release(course, TINY, tmp_path / "release")
+    submission = write_submission("complete", course / "solutions" / TINY, release_dir,
+                                  course / "submitted" / "ann" / TINY) / f"{TINY}.ipynb"
+    nb = nbformat.read(submission, as_version=4)
+    assert any(TINY_ANSWER in c.source for c in nb.cells), "the complete submission should hold the written answer"
+
+    first = grade(TINY, course, jobs=1, unsafe=UNSAFE)
+    (res,) = first.results
+    assert (first.max_score, first.manual_max_score, first.auto_max_score) == (7, 2, 5)
+    assert (res.status, res.score, res.manual_pending) == ("graded", 5, 2), res.message
+    assert "2 points of written answers await manual grading" in res.message
+
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    with Gradebook(db_url) as gb:  # what a TA does in the formgrader
+        grade_row = gb.find_grade("why_add", TINY, TINY, "ann")
+        grade_row.manual_score = 1.5
+        gb.find_comment("why_add", TINY, TINY, "ann").manual_comment = "Half right."
+        gb.db.commit()
+
+    again = grade(TINY, course, jobs=1, unsafe=UNSAFE)
+    (res,) = again.results
+    assert (res.score, res.manual_pending) == (6.5, 0), res.message
+    assert "kept the manual grades of 1 unchanged written answer(s)" in res.message
+    with Gradebook(db_url) as gb:
+        assert gb.find_comment("why_add", TINY, TINY, "ann").manual_comment == "Half right."
+
+    for cell in nb.cells:  # the student rewrites the answer: it must be graded again
+        if TINY_ANSWER in cell.source:
+            cell.source = "Because a + b = b + a for real numbers."
+    nbformat.write(nb, submission)
+    third = grade(TINY, course, jobs=1, unsafe=UNSAFE)
+    (res,) = third.results
+    assert (res.score, res.manual_pending) == (5, 2), res.message
+    assert "1 written answer(s) changed since they were graded by hand" in res.message

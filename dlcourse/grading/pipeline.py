@@ -37,6 +37,7 @@ from dlcourse.course import (
 )
 from dlcourse.grading.cases import STUDENT_ENV
 from dlcourse.grading.execute import KERNEL_DIED, KERNEL_HUNG
+from dlcourse.grading.manual import restore_manual_grades, save_manual_grades
 from dlcourse.grading.probes import PROBES_FILE, apply_verdict, verify
 from dlcourse.grading.sandbox import INSTALL_HINT, Sandbox, sandbox_status
 from dlcourse.grading.sanitize import stage_submission
@@ -192,6 +193,7 @@ class StudentResult:
     timestamp: str = ""
     notes: list[str] = field(default_factory=list)  # repairs and incidents, joined into message
     review: str = ""  # what the static screen found in student-editable cells (a hint, not a verdict)
+    manual_pending: float = 0.0  # points of written answers that still await a grader's manual score
 
 
 @dataclass
@@ -200,6 +202,12 @@ class GradeReport:
     course_dir: Path
     max_score: float
     results: list[StudentResult] = field(default_factory=list)
+    manual_max_score: float = 0.0  # points of the manually graded (written) answers, part of max_score
+
+    @property
+    def auto_max_score(self) -> float:
+        """What the autograder alone can award: the full marks of a correct solution before manual grading."""
+        return self.max_score - self.manual_max_score
 
     @property
     def grades_csv(self) -> Path:
@@ -296,6 +304,7 @@ def grade_student(
     re-check every exercise out of process and override nbgrader where they disagree.
     """
     start = time.monotonic()
+    manual = save_manual_grades(db_url, assignment, student, course_dir / "autograded" / student / assignment)
     _forget_previous_run(course_dir, assignment, student, db_url)
     submitted = course_dir / SUBMITTED_DIR / student / assignment
     staged = stage_submission(submitted, course_dir / STAGED_DIR / student / assignment, release_dir)
@@ -324,6 +333,12 @@ def grade_student(
                              message="; ".join([_failure_reason(auto, limits.wall_seconds), *staged.notes]))
     notes = _cell_incidents(course_dir, assignment, student)
     notes += _verify_with_probes(course_dir, assignment, student, workdir, db_url, limits, sandbox)
+    if manual:
+        kept = restore_manual_grades(db_url, assignment, student, workdir, manual)
+        if kept:
+            notes.append(f"kept the manual grades of {len(kept)} unchanged written answer(s)")
+        if len(kept) < len(manual):
+            notes.append(f"{len(manual) - len(kept)} written answer(s) changed since they were graded by hand")
     notes += staged.notes
     feedback = run_nbgrader(
         ["generate_feedback", assignment, f"--student={student}", "--force"],
@@ -373,12 +388,19 @@ def course_db_url(course_dir: Path) -> str:
     return coursedir.db_url
 
 
-def _read_scores(db_url: str, assignment: str, results: list[StudentResult]) -> float:
-    """Fill score, max_score, timestamp and message of graded results from the gradebook; return the max score."""
+def _read_scores(db_url: str, assignment: str, results: list[StudentResult]) -> tuple[float, float]:
+    """Fill score, max_score, timestamp and message of graded results from the gradebook.
+
+    Returns the assignment's max score and the part of it that is graded manually (written answers:
+    grade cells the autograder leaves unscored).
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(db_url) as gb:
-        max_score = float(gb.find_assignment(assignment).max_score)
+        nb_assignment = gb.find_assignment(assignment)
+        max_score = float(nb_assignment.max_score)
+        manual_max = float(sum(c.max_score for nb in nb_assignment.notebooks for c in nb.grade_cells
+                               if c.cell_type == "markdown"))
         for res in results:
             res.max_score = max_score
             if res.status != "graded":
@@ -390,10 +412,16 @@ def _read_scores(db_url: str, assignment: str, results: list[StudentResult]) -> 
                 continue
             res.score = float(sub.score)
             res.timestamp = sub.timestamp.isoformat() if sub.timestamp else ""
-            cells = [g for nb in sub.notebooks for g in nb.grades if g.max_score > 0]
+            grades = [g for nb in sub.notebooks for g in nb.grades if g.max_score > 0]
+            cells = [g for g in grades if g.cell.cell_type == "code"]
             passed = sum(1 for g in cells if g.score is not None and g.score >= g.max_score)
-            res.message = "; ".join([f"graded: {passed} of {len(cells)} test cells passed", *res.notes])
-    return max_score
+            parts = [f"graded: {passed} of {len(cells)} test cells passed"]
+            res.manual_pending = float(sum(g.max_score for g in grades
+                                           if g.cell.cell_type == "markdown" and g.manual_score is None))
+            if res.manual_pending:
+                parts.append(f"{_fmt(res.manual_pending)} points of written answers await manual grading")
+            res.message = "; ".join([*parts, *res.notes])
+    return max_score, manual_max
 
 
 def grade(
@@ -457,8 +485,8 @@ def grade(
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             results = list(pool.map(one, available))
-    max_score = _read_scores(db_url, assignment, results)
-    report = GradeReport(assignment, course, max_score, results)
+    max_score, manual_max = _read_scores(db_url, assignment, results)
+    report = GradeReport(assignment, course, max_score, results, manual_max_score=manual_max)
     write_grades(report)
     return report
 
