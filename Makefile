@@ -11,6 +11,9 @@ export MPLBACKEND := Agg
 
 NOTEBOOK_DIRS := $(wildcard solutions lectures)
 PYTEST_JOBS ?= 2
+# Tests run PYTEST_JOBS workers (and grading kernels) side by side: one BLAS/torch thread each.
+# Oversubscribed threads on a 2-core machine made notebooks 25-60x slower per matrix product.
+TEST_THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 .PHONY: install sandbox demo test test-unit test-notebooks lab release doctor clean
 
@@ -35,14 +38,14 @@ demo: $(STAMP) sandbox
 	$(BIN)/dlcourse demo
 
 test: $(STAMP) sandbox
-	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadscope tests $(NOTEBOOK_DIRS) \
+	$(TEST_THREADS) $(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadscope tests $(NOTEBOOK_DIRS) \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --timeout=1800
 
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_JOBS) tests -m "not pipeline"
+	$(TEST_THREADS) $(BIN)/python -m pytest -n $(PYTEST_JOBS) tests -m "not pipeline"
 
 test-notebooks: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadscope $(NOTEBOOK_DIRS) \
+	$(TEST_THREADS) $(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadscope $(NOTEBOOK_DIRS) \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --timeout=1800
 
 lab: $(STAMP)

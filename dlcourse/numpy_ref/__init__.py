@@ -19,8 +19,12 @@ Submodules:
     gradcheck: numerical gradients, relative errors, and a layer checker.
     models: ``FullyConnectedNet`` and the ``train`` loop with a ``History``.
     perceptron: the single-layer perceptron of lecture 1.
+    diagnostics: per-layer activations and gradients of an MLP (one traced
+        forward/backward pass), per-layer statistics, dead ReLU units.
 """
 
 from . import functional, gradcheck, init, layers, losses, lr_scheduler, models, optim, perceptron
 
 __all__ = ["functional", "gradcheck", "init", "layers", "losses", "lr_scheduler", "models", "optim", "perceptron"]
+from . import diagnostics  # per-layer activations/gradients of an MLP, dead units (lecture L04)
+__all__ += ["diagnostics"]

@@ -323,7 +323,9 @@ class SGD(Optimizer):
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = grad.copy()
+                # np.array, not grad.copy(): for a 0-d parameter grad + wd * p.data is a numpy scalar,
+                # whose in-place updates below would not reach the stored buffer
+                buf = state["momentum_buffer"] = np.array(grad, dtype=np.float64)
             else:
                 buf *= momentum
                 buf += (1.0 - group["dampening"]) * grad

@@ -7,6 +7,8 @@
 * training: :func:`fit`, :func:`evaluate`, :class:`History`;
 * transfer learning: :func:`vgg`, :func:`freeze`, :func:`unfreeze`, :func:`replace_classifier`,
   :func:`fine_tuning_param_groups`, :func:`extract_features`, :func:`mini_vgg`.
+* babysitting and hardware (L09, L10): :func:`lr_range_test`, :func:`suggest_lr`, :class:`SlowDataset`,
+  :func:`loader_throughput`; the DistributedDataParallel demo is the module ``dlcourse.torch_ref.ddp_demo``.
 """
 
 from dlcourse.torch_ref.device import get_device, make_generator, seed_everything, seed_worker, worker_init_fn
@@ -27,6 +29,8 @@ from dlcourse.torch_ref.transfer import (
     vgg,
 )
 from dlcourse.torch_ref.mini_vgg import MiniVGG, mini_vgg
+from dlcourse.torch_ref.lr_finder import lr_range_test, suggest_lr
+from dlcourse.torch_ref.dataloading import SlowDataset, loader_throughput
 
 __all__ = [
     "get_device", "seed_everything", "seed_worker", "worker_init_fn", "make_generator",
@@ -37,3 +41,5 @@ __all__ = [
     "replace_classifier", "conv_blocks", "fine_tuning_param_groups", "extract_features", "train_linear_probe",
     "MiniVGG", "mini_vgg",
 ]
+__all__ += ["lr_range_test", "suggest_lr"]
+__all__ += ["SlowDataset", "loader_throughput"]

@@ -1,0 +1,289 @@
+"""Per-layer diagnostics of a fully connected network, in float64 numpy.
+
+When a deep network does not train, look inside it: how are the activations of
+every layer distributed, and how large are the gradients that reach each
+layer on the way back?  Saturated tanh units (values piled up at +-1),
+collapsed activations (all near 0), gradients shrinking or growing layer by
+layer, and dead ReLU units all show up at initialization, before any training
+(lecture L04, after Glorot & Bengio 2010).
+
+* :func:`mlp_trace` runs one forward and backward pass through a plain MLP
+  given as lists of weights and biases and keeps every intermediate array
+  (an :class:`MLPTrace`);
+* :func:`layer_stats` summarizes a list of per-layer arrays (mean, std, mean
+  absolute value, fraction of exact zeros);
+* :func:`dead_units` finds the ReLU units that never fire on a batch.
+
+Plot the results with :func:`dlcourse.plots.plot_layer_histograms` and
+:func:`dlcourse.plots.plot_layer_stats`.
+
+The layers and their backward passes are those of
+:mod:`dlcourse.numpy_ref.layers`; the weights use its ``x @ w`` layout
+``(fan_in, fan_out)``, as produced by :mod:`dlcourse.numpy_ref.init`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import layers as L
+from .functional import _as_float_array
+from .losses import cross_entropy
+
+__all__ = ["ACTIVATIONS", "MLPTrace", "mlp_trace", "layer_stats", "dead_units"]
+
+
+def _identity_forward(x):
+    x = _as_float_array(x, "x")
+    return x.copy(), x.shape
+
+
+def _identity_backward(dout, cache):
+    return _as_float_array(dout, "dout").copy()
+
+
+#: name -> (forward, backward) pairs from :mod:`dlcourse.numpy_ref.layers`, plus "identity".
+ACTIVATIONS = {
+    "relu": (L.relu_forward, L.relu_backward),
+    "leaky_relu": (L.leaky_relu_forward, L.leaky_relu_backward),
+    "elu": (L.elu_forward, L.elu_backward),
+    "tanh": (L.tanh_forward, L.tanh_backward),
+    "sigmoid": (L.sigmoid_forward, L.sigmoid_backward),
+    "identity": (_identity_forward, _identity_backward),
+}
+
+
+@dataclass(frozen=True)
+class MLPTrace:
+    """Everything one forward/backward pass of :func:`mlp_trace` computed.
+
+    Layer k = 1..K below is a *hidden* layer (affine followed by the
+    activation); the lists are in forward order, index 0 is layer 1.
+
+    Attributes:
+        pre_activations: ``a_k = h_{k-1} @ W_k + b_k`` (with ``h_0 = X``).
+        activations: ``h_k = f(a_k)``.
+        grad_activations: ``dL/dh_k``, the gradient arriving at layer k's output.
+        grad_pre_activations: ``dL/da_k = dL/dh_k * f'(a_k)``; the weight
+            gradient is ``h_{k-1}.T @ dL/da_k``.
+        grad_weights: ``dL/dW`` for *every* weight matrix passed in (also the
+            output layer's when ``labels`` were given).
+        grad_biases: ``dL/db`` likewise.
+        output: the class scores (``labels`` given) or ``h_K`` (``dout`` given).
+        loss: the mean cross-entropy (``labels`` given), else None.
+
+    Shape:
+        pre_activations[k], activations[k], grad_*activations[k]: (N, D_k);
+        grad_weights[k]: shape of weights[k]; grad_biases[k]: (D_k,).
+    """
+
+    pre_activations: list[np.ndarray]
+    activations: list[np.ndarray]
+    grad_activations: list[np.ndarray]
+    grad_pre_activations: list[np.ndarray]
+    grad_weights: list[np.ndarray]
+    grad_biases: list[np.ndarray]
+    output: np.ndarray
+    loss: float | None
+
+    @property
+    def num_hidden(self) -> int:
+        """Number of hidden layers K (the length of the per-layer lists)."""
+        return len(self.activations)
+
+
+def _check_params(weights, biases, input_dim: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or len(weights) == 0:
+        raise ValueError("weights must be a non-empty list of 2-D arrays of shape (fan_in, fan_out)")
+    ws = []
+    fan_in = input_dim
+    for k, w in enumerate(weights):
+        w = _as_float_array(w, f"weights[{k}]")
+        if w.ndim != 2 or w.shape[0] != fan_in:
+            raise ValueError(f"weights[{k}] must have shape ({fan_in}, fan_out), got {w.shape}")
+        ws.append(w)
+        fan_in = w.shape[1]
+    if biases is None:
+        return ws, [np.zeros(w.shape[1]) for w in ws]
+    if isinstance(biases, np.ndarray) or not isinstance(biases, Sequence) or len(biases) != len(ws):
+        raise ValueError(f"biases must be None or a list of {len(ws)} arrays, one per weight matrix")
+    bs = []
+    for k, (w, b) in enumerate(zip(ws, biases)):
+        b = _as_float_array(b, f"biases[{k}]")
+        if b.shape != (w.shape[1],):
+            raise ValueError(f"biases[{k}] must have shape ({w.shape[1]},), got {b.shape}")
+        bs.append(b)
+    return ws, bs
+
+
+def mlp_trace(X, weights, biases=None, *, activation: str = "tanh", labels=None, dout=None) -> MLPTrace:
+    """One forward and backward pass through an MLP, keeping every layer's values.
+
+    Two modes, chosen by which of ``labels`` / ``dout`` is given:
+
+    * ``labels``: the last weight matrix is a linear output layer (no
+      activation) giving class scores, and the loss is the mean
+      cross-entropy of :func:`dlcourse.numpy_ref.losses.cross_entropy` —
+      a classifier as in Glorot & Bengio's experiments.  The hidden layers
+      are all the others.
+    * ``dout``: every layer is hidden (affine + activation) and ``dout`` is
+      the upstream gradient ``dL/dh_K`` at the last layer's output (use a
+      random one: an all-ones ``dout`` hides mistakes).
+
+    Math:
+        forward: h_0 = X, a_k = h_{k-1} W_k + b_k, h_k = f(a_k);
+        backward: g = dL/dh_K; for k = K..1: dL/da_k = g * f'(a_k),
+        dL/dW_k = h_{k-1}^T dL/da_k, dL/db_k = sum_n dL/da_k, g = dL/da_k W_k^T.
+
+    Args:
+        X: input batch.
+        weights: list of weight matrices, layout ``(fan_in, fan_out)``.
+        biases: list of bias vectors, or None for zero biases.
+        activation: one of :data:`ACTIVATIONS` ("relu", "leaky_relu", "elu",
+            "tanh", "sigmoid", "identity"); the same for every hidden layer.
+        labels: integer class labels (classifier mode).
+        dout: upstream gradient at the last layer's output (no-loss mode).
+
+    Returns:
+        An :class:`MLPTrace`.
+
+    Raises:
+        ValueError: naming ``X``, ``weights``, ``biases``, ``activation``,
+            ``labels`` or ``dout`` for bad shapes or values, or when not
+            exactly one of ``labels`` and ``dout`` is given.
+
+    Shape:
+        X: (N, D_0); weights[k]: (D_k, D_{k+1}); biases[k]: (D_{k+1},);
+        labels: (N,) integers in [0, C); dout: (N, D_K).
+
+    PyTorch counterpart: forward hooks (``register_forward_hook``) and
+    ``Tensor.retain_grad()`` on the intermediate tensors of an
+    ``nn.Sequential`` of ``nn.Linear`` and activation modules.
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    if (labels is None) == (dout is None):
+        raise ValueError("give exactly one of labels (classifier with cross-entropy) and dout (upstream gradient)")
+    X = _as_float_array(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"X must have shape (N, D), got {X.shape}")
+    ws, bs = _check_params(weights, biases, X.shape[1])
+    n_hidden = len(ws) - 1 if labels is not None else len(ws)
+    act_forward, act_backward = ACTIVATIONS[activation]
+
+    pre, post, act_caches, aff_caches = [], [], [], []
+    h = X
+    for k in range(n_hidden):
+        a, c_aff = L.affine_forward(h, ws[k], bs[k])
+        h, c_act = act_forward(a)
+        pre.append(a)
+        post.append(h)
+        aff_caches.append(c_aff)
+        act_caches.append(c_act)
+
+    grad_w: list[np.ndarray] = [np.empty(0)] * len(ws)
+    grad_b: list[np.ndarray] = [np.empty(0)] * len(ws)
+    if labels is not None:
+        output, c_out = L.affine_forward(h, ws[-1], bs[-1])
+        labels_arr = np.asarray(labels)
+        if labels_arr.shape != (X.shape[0],):
+            raise ValueError(f"labels must have shape ({X.shape[0]},), got {labels_arr.shape}")
+        loss, dscores = cross_entropy(output, labels_arr)
+        g, grad_w[-1], grad_b[-1] = L.affine_backward(dscores, c_out)
+    else:
+        output, loss = h, None
+        g = _as_float_array(dout, "dout")
+        if g.shape != h.shape:
+            raise ValueError(f"dout must have the shape of the last layer's output {h.shape}, got {g.shape}")
+
+    grad_post: list[np.ndarray] = [np.empty(0)] * n_hidden
+    grad_pre: list[np.ndarray] = [np.empty(0)] * n_hidden
+    for k in range(n_hidden - 1, -1, -1):
+        grad_post[k] = g
+        grad_pre[k] = act_backward(g, act_caches[k])
+        g, grad_w[k], grad_b[k] = L.affine_backward(grad_pre[k], aff_caches[k])
+    return MLPTrace(pre, post, grad_post, grad_pre, grad_w, grad_b, output, None if loss is None else float(loss))
+
+
+def _as_layer_list(values, name: str) -> list[np.ndarray]:
+    if isinstance(values, np.ndarray) or not isinstance(values, Sequence) or len(values) == 0:
+        raise ValueError(f"{name} must be a non-empty list of arrays, one per layer")
+    arrays = []
+    for k, v in enumerate(values):
+        arr = _as_float_array(v, f"{name}[{k}]")
+        if arr.size == 0:
+            raise ValueError(f"{name}[{k}] is empty")
+        arrays.append(arr)
+    return arrays
+
+
+def layer_stats(values) -> dict[str, np.ndarray]:
+    """Summary statistics of each layer's values (activations or gradients).
+
+    Math:
+        for layer k with values v (all elements): mean(v), std(v) (population,
+        ddof=0), mean(|v|), and the fraction of elements exactly equal to 0
+        (inactive ReLU outputs, or gradients blocked by them).
+
+    Args:
+        values: list of arrays, one per layer (any shapes; e.g.
+            ``trace.activations``).
+
+    Returns:
+        dict with keys "mean", "std", "abs_mean", "fraction_zero", each a
+        float64 array with one entry per layer, ready for
+        :func:`dlcourse.plots.plot_layer_stats`.
+
+    Raises:
+        ValueError: naming ``values`` if it is not a non-empty list of
+            non-empty numeric arrays.
+
+    Shape:
+        values[k]: any; every output: (len(values),).
+
+    PyTorch counterpart: ``torch.std_mean(t, correction=0)`` per layer.
+    """
+    arrays = _as_layer_list(values, "values")
+    return {
+        "mean": np.array([a.mean() for a in arrays]),
+        "std": np.array([a.std() for a in arrays]),
+        "abs_mean": np.array([np.abs(a).mean() for a in arrays]),
+        "fraction_zero": np.array([np.mean(a == 0.0) for a in arrays]),
+    }
+
+
+def dead_units(values) -> list[np.ndarray]:
+    """Which units never fire on the batch: value <= 0 for every sample.
+
+    Pass ReLU outputs or pre-activations (either gives the same answer for
+    ReLU): a unit whose pre-activation is <= 0 on every input outputs 0 and
+    passes back a zero gradient for all of them, so its incoming weights get
+    no update from this batch.  A unit dead on the whole training set stays
+    dead (with plain gradient descent and no weight decay).
+
+    Args:
+        values: list of arrays of shape (N, D_k), one per layer.
+
+    Returns:
+        list of boolean arrays of shape (D_k,), True for a dead unit;
+        ``mask.sum()`` counts them, ``mask.mean()`` is the fraction.
+
+    Raises:
+        ValueError: naming ``values`` if it is not a non-empty list of 2-D
+            numeric arrays.
+
+    Shape:
+        values[k]: (N, D_k); out[k]: (D_k,).
+
+    PyTorch counterpart: ``(h <= 0).all(dim=0)`` per layer.
+    """
+    arrays = _as_layer_list(values, "values")
+    masks = []
+    for k, a in enumerate(arrays):
+        if a.ndim != 2:
+            raise ValueError(f"values[{k}] must have shape (N, D), got {a.shape}")
+        masks.append(np.all(a <= 0.0, axis=0))
+    return masks
