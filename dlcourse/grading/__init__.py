@@ -11,6 +11,7 @@ from dlcourse.grading.checks import (
     assert_shape,
     assert_true,
     call_without_reference,
+    forbid_calls,
     forbid_reference,
 )
 
@@ -19,6 +20,7 @@ __all__ = [
     "assert_shape",
     "assert_true",
     "call_without_reference",
+    "forbid_calls",
     "forbid_reference",
     "student_id",
     "student_rng",

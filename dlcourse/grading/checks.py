@@ -23,6 +23,7 @@ __all__ = [
     "assert_true",
     "forbid_reference",
     "call_without_reference",
+    "forbid_calls",
 ]
 
 
@@ -171,3 +172,42 @@ def call_without_reference(fn: Callable[..., Any], *args: Any, what: str | None 
     """Call ``fn(*args, **kwargs)`` under :func:`forbid_reference` and return its result."""
     with forbid_reference(what or getattr(fn, "__name__", "function")):
         return fn(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------------------
+# Delegation guard for library built-ins: "write BatchNorm1d" must not call torch's own.
+# --------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def forbid_calls(what: str, names) -> Iterator[None]:
+    """Fail if any code inside the block calls one of ``names`` (dotted names of classes or functions).
+
+    Use it around the call of a student's code whose point is to re-implement a library
+    feature, together with :func:`forbid_reference`::
+
+        with forbid_reference("BatchNorm1d"), forbid_calls("BatchNorm1d", ["torch.nn.functional.batch_norm"]):
+            out = bn(x)
+
+    A class name forbids every method defined in that class's body (so subclassing or
+    wrapping it is caught); see :mod:`dlcourse.grading.forbidden`. A profile function that
+    was active before (e.g. :func:`forbid_reference`'s) keeps running. The grader checks
+    again out of process (``Probe(..., forbid=...)``).
+    """
+    from dlcourse.grading.forbidden import make_profiler, signatures
+
+    hits: list[str] = []
+    previous = sys.getprofile()
+    previous_threads = threading.getprofile() if hasattr(threading, "getprofile") else None
+    profiler = make_profiler(signatures(names), hits, chain=previous)
+    sys.setprofile(profiler)
+    threading.setprofile(profiler)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+        threading.setprofile(previous_threads)
+    if hits:
+        raise AssertionError(
+            f"{what}: your code called {hits[0]}, the library's own implementation of this exercise. "
+            "Write the computation yourself from tensor operations; delegating to it scores zero here."
+        )

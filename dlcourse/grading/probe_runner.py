@@ -4,7 +4,7 @@ Started by :func:`dlcourse.grading.probes.run_probes` as ``python -I -m
 dlcourse.grading.probe_runner`` in a fresh interpreter. It reads one JSON request on
 stdin::
 
-    {"cells": [source, ...], "setup": source, "calls": [{"id", "function", "args", "kwargs"}],
+    {"cells": [source, ...], "setup": source, "calls": [{"id", "function", "args", "kwargs", "forbid"?}],
      "forbidden_modules": [...], "forbidden_dirs": [...], "call_timeout": seconds}
 
 runs the cells in order in one namespace (an exception ends that cell, as in a notebook),
@@ -14,6 +14,9 @@ the grader compares the results with the reference in its own process.
 
 Before any student code runs, an audit hook (which Python offers no way to remove) refuses
 imports of the forbidden reference modules, opening their files, and starting processes.
+A call with a ``forbid`` list (dotted names of library callables, e.g. ``torch.optim.Adam``)
+runs under a profile function that records whether any of them ran; the names are resolved
+before the student's code runs (see :mod:`dlcourse.grading.forbidden`).
 """
 
 from __future__ import annotations
@@ -103,6 +106,59 @@ class _CallTimeout(Exception):
     pass
 
 
+def _call_guards(calls: list[dict]) -> dict:
+    """For each call with a ``forbid`` list: a function that runs it and reports forbidden calls.
+
+    Runs before any student code: the forbidden names are resolved now (so rebinding, say,
+    ``torch.optim.Adam`` later hides nothing), and an audit hook refuses to let anything but
+    the guard itself change the profile function while a guarded call runs. Returns
+    ``{call id: guard}`` where ``guard(fn, args, kwargs) -> (value, first forbidden name or None)``,
+    or ``{call id: message}`` when the names cannot be resolved.
+    """
+    wanted = {call["id"]: tuple(call["forbid"]) for call in calls if call.get("forbid")}
+    if not wanted:
+        return {}
+    try:
+        import threading
+
+        from dlcourse.grading.forbidden import make_profiler, signatures
+
+        sigs = {cid: signatures(names) for cid, names in wanted.items()}
+    except Exception as exc:  # noqa: BLE001 - an instructor's mistake fails these probes, visibly
+        return {cid: f"the forbidden calls of this probe could not be resolved: {type(exc).__name__}: {exc}"
+                for cid in wanted}
+    setprofile, set_thread_profile, getframe = sys.setprofile, threading.setprofile, sys._getframe
+    armed = [False]
+
+    def guarded(profiler, hits, fn, args, kwargs):
+        armed[0] = True
+        setprofile(profiler)
+        set_thread_profile(profiler)
+        try:
+            return fn(*args, **kwargs), None
+        finally:
+            setprofile(None)
+            armed[0] = False
+            set_thread_profile(None)
+
+    allowed = guarded.__code__
+
+    def hook(event, args):  # noqa: ARG001
+        if event == "sys.setprofile" and armed[0] and getframe(1).f_code is not allowed:
+            raise RuntimeError("changing the profile function is not allowed while grading")
+
+    sys.addaudithook(hook)
+
+    def make_guard(sig):
+        def guard(fn, args, kwargs):
+            hits: list[str] = []
+            value, _ = guarded(make_profiler(sig, hits), hits, fn, args, kwargs)
+            return value, (hits[0] if hits else None)
+        return guard
+
+    return {cid: make_guard(sig) for cid, sig in sigs.items()}
+
+
 def _on_alarm(signum, frame):  # noqa: ARG001
     raise _CallTimeout()
 
@@ -111,6 +167,7 @@ def main() -> int:
     request = json.loads(sys.stdin.read())
     out = sys.stdout  # kept before student code can replace sys.stdout
     _install_guard(request.get("forbidden_modules", []), request.get("forbidden_dirs", []))
+    guards = _call_guards(request["calls"])  # before any student code runs
     namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
     cell_errors = []
     for index, source in enumerate(request["cells"]):
@@ -131,11 +188,22 @@ def main() -> int:
                 raise NameError(f"{call['function']} is not defined")
             args = decode(call.get("args", []), namespace)
             kwargs = decode(call.get("kwargs", {}), namespace)
+            guard = guards.get(call["id"])
+            if isinstance(guard, str):
+                raise RuntimeError(guard)
+            forbidden_hit = None
             signal.alarm(max(1, int(request.get("call_timeout", 60))))
             try:
-                value = fn(*args, **kwargs)
+                if guard is None:
+                    value = fn(*args, **kwargs)
+                else:
+                    value, forbidden_hit = guard(fn, args, kwargs)
             finally:
                 signal.alarm(0)
+            if forbidden_hit is not None:
+                results[call["id"]] = {"ok": False, "error": f"the code called {forbidden_hit}, the library's own "
+                                       "implementation of this exercise (delegation scores zero)"}
+                continue
             results[call["id"]] = {"ok": True, "value": encode(value)}
         except _CallTimeout:
             results[call["id"]] = {"ok": False, "error": "the call did not finish in time"}

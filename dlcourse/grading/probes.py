@@ -73,6 +73,10 @@ class Probe:
         select: applied to the student's result before it is judged, e.g. ``lambda r: r[0]`` to
             compare only the output of a ``(out, cache)`` pair.
         rtol, atol: tolerances of the comparison with ``expect``.
+        forbid: dotted names of library callables the call must not run, e.g.
+            ``("torch.optim.Adam", "torch.optim.adam.adam")`` for an exercise that re-implements
+            Adam (see :mod:`dlcourse.grading.forbidden`); the runner resolves them before the
+            student's code runs and fails the probe when one of them is called.
     """
 
     name: str
@@ -85,6 +89,7 @@ class Probe:
     select: Callable[[Any], Any] | None = None
     rtol: float = 1e-7
     atol: float = 1e-10
+    forbid: tuple[str, ...] = ()
 
 
 @dataclass
@@ -189,6 +194,8 @@ def run_probes(
         inputs[probe.name] = (args, kwargs)
         calls.append({"id": probe.name, "function": probe.call,
                       "args": _encode_arg(list(args)), "kwargs": _encode_arg(kwargs)})
+        if probe.forbid:
+            calls[-1]["forbid"] = list(probe.forbid)
     hidden = forbidden_dirs(spec.forbidden)
     request = {"cells": cells, "setup": spec.setup, "calls": calls, "call_timeout": spec.call_timeout,
                "forbidden_modules": list(spec.forbidden), "forbidden_dirs": [str(d) + "/" for d in hidden]}
