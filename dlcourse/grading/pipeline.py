@@ -39,7 +39,7 @@ from dlcourse.grading.cases import STUDENT_ENV
 from dlcourse.grading.execute import KERNEL_DIED, KERNEL_HUNG
 from dlcourse.grading.manual import restore_manual_grades, save_manual_grades
 from dlcourse.grading.probes import PROBES_FILE, apply_verdict, verify
-from dlcourse.grading.sandbox import INSTALL_HINT, Sandbox, sandbox_status
+from dlcourse.grading.sandbox import INSTALL_HINT, Sandbox, gpu_devices, sandbox_status
 from dlcourse.grading.sanitize import stage_submission
 from dlcourse.grading.screen import screen_submission
 
@@ -247,7 +247,10 @@ class Limits:
     memory_bytes: int | None = DEFAULT_MEMORY_LIMIT
 
     def preexec(self) -> Callable[[], None]:
-        memory = self.memory_bytes
+        # CUDA reserves far more address space than any useful RLIMIT_AS at start-up: on a machine
+        # with a GPU the address-space limit would make every CUDA test fail, so it is not applied
+        # there (bound memory with the container's or cgroup's limit instead; see README).
+        memory = None if gpu_devices() else self.memory_bytes
 
         def apply() -> None:
             import resource

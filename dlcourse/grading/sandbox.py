@@ -60,6 +60,18 @@ def sandbox_status() -> tuple[bool, str]:
     return True, f"{version} at {exe}"
 
 
+GPU_DEVICE_PATTERNS = ("nvidia[0-9]*", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
+
+
+def gpu_devices(dev: Path = Path("/dev")) -> list[Path]:
+    """The NVIDIA device files of this machine (empty without a GPU): the sandbox passes them through
+    so that hidden tests can run on CUDA where the grading machine has one."""
+    found: set[Path] = set()
+    for pattern in GPU_DEVICE_PATTERNS:
+        found.update(p for p in dev.glob(pattern) if p.exists())
+    return sorted(found)
+
+
 def _inside(path: Path, folder: Path) -> bool:
     try:
         path.resolve().relative_to(folder.resolve())
@@ -87,6 +99,8 @@ class Sandbox:
         args = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                 "--unshare-all", "--die-with-parent", "--new-session",
                 "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", str(Path.home())]
+        for device in gpu_devices():  # --dev gives a minimal /dev: CUDA needs the GPU's device files
+            args += ["--dev-bind", str(device), str(device)]
         args += ["--tmpfs", str(course)]
         # the venv, the interpreter it was made from (e.g. pyenv under ~), and the package
         for needed in (Path(sys.prefix), Path(sys.base_prefix), Path(dlcourse.__file__).resolve().parent):
