@@ -5,11 +5,14 @@ are filled once with random values (the benchmark times ``optimizer.step()`` onl
 For each optimizer the median of ``--repeats`` timed steps (after warm-up) is taken
 for ours and for ``torch.optim`` with its defaults (foreach on CUDA, for-loop on
 CPU), interleaved to share any machine noise; the ratio ours / torch is reported
-(goal <= 1.3).  Writes ``benchmarks/results/torch_optim_step.json``.
+(goal <= 1.3).  Ours runs its multi-tensor (``torch._foreach_*``) path where torch's
+default is foreach (CUDA) and its per-parameter loop elsewhere; the report records
+which.  Writes ``benchmarks/results/torch_optim_step.json`` or the path given by
+``--out``.
 
 Usage::
 
-    .venv/bin/python benchmarks/torch_optim_step.py [--device cpu|cuda] [--repeats 30]
+    .venv/bin/python benchmarks/torch_optim_step.py [--device cpu|cuda] [--repeats 30] [--out PATH]
 """
 
 from __future__ import annotations
@@ -51,15 +54,28 @@ def make_model(device) -> nn.Module:
     return model
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued kernels (no-op on CPU), so wall-clock times are complete."""
+    if device.type == "cpu":
+        return
+    backend = getattr(torch, device.type, None)  # torch.cuda, torch.xpu, torch.mps, ...
+    if backend is not None and hasattr(backend, "synchronize"):
+        backend.synchronize()
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return str(device)
+
+
 def time_steps(opt, device, repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        synchronize(device)
         t0 = time.perf_counter()
         opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        synchronize(device)
         times.append(time.perf_counter() - t0)
     return times
 
@@ -73,6 +89,9 @@ def main(argv=None) -> int:
     device = torch.device(args.device)
     model_a, model_b = make_model(device), make_model(device)
     n_params = sum(p.numel() for p in model_a.parameters())
+    ours_multi_tensor = ours.SGD._use_multi_tensor(list(model_a.parameters()))
+    print(f"{n_params} parameters on {device_name(device)}; ours uses its "
+          f"{'multi-tensor' if ours_multi_tensor else 'per-parameter'} path")
     results = {}
     for name, kwargs in CONFIGS.items():
         opt_a = getattr(ours, name)(model_a.parameters(), **kwargs)
@@ -90,7 +109,8 @@ def main(argv=None) -> int:
     report = {
         "benchmark": "optimizer.step() time, dlcourse.torch_ref vs torch.optim default",
         "parameters": n_params,
-        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "device": device_name(device),
+        "ours_path": "multi-tensor" if ours_multi_tensor else "per-parameter",
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),

@@ -133,8 +133,9 @@ def evaluate(
         model: the network.
         loader: yields ``(inputs, targets)`` batches (e.g. a ``DataLoader``).
         loss_fn: a mean-reduced loss, default ``nn.CrossEntropyLoss()``.
-        device: where to run; default the model's device (its first parameter's),
-            or :func:`get_device` for a parameterless model.
+        device: where to run; the model is moved there first (as :func:`fit` does).
+            Default: the model's device (its first parameter's), or
+            :func:`get_device` for a parameterless model.
         progress: show a tqdm bar.
 
     Returns:
@@ -143,6 +144,7 @@ def evaluate(
     """
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     device = _model_device(model) if device is None else torch.device(device)
+    model.to(device)
     was_training = model.training
     model.eval()
     total, loss_sum, correct, classification = 0, 0.0, 0.0, None
