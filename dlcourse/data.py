@@ -36,6 +36,12 @@ __all__ = [
     "load_digits_images",
     "SHAPE_CLASSES",
     "make_shapes",
+    "make_shapes_splits",
+    "glyph_alphabet",
+    "make_glyphs",
+    "make_glyphs_splits",
+    "load_cluttered_digits",
+    "make_source_task",
     "channel_stats",
     "normalize_images",
     "ImageDataset",
@@ -621,6 +627,329 @@ def make_shapes_splits(
     a, b = n_train, n_train + n_val
     parts = [(X[:a], y[:a]), (X[a:b], y[a:b]), (X[b:], y[b:])]
     return _finish_image_splits(parts, normalize, SHAPE_CLASSES[:num_classes])
+
+
+# ---------------------------------------------------------------------------
+# Glyphs, cluttered digits and the source task of mini_vgg
+# ---------------------------------------------------------------------------
+# The same nuisances as make_shapes (random colours and contrast, position, scale,
+# rotation, distracting line segments, pixel noise), shared by the three sets below
+# so that a network pretrained on one has learned to ignore them in the others.
+
+
+def _scene_colours(rng: np.random.Generator, n: int, d: float) -> tuple[np.ndarray, np.ndarray]:
+    """Foreground and background colours, (n, 3) each, with a contrast floor of 0.6 - 0.4·d."""
+    bg = rng.uniform(0.0, 1.0, (n, 3))
+    fg = rng.uniform(0.0, 1.0, (n, 3))
+    min_contrast = 0.6 - 0.4 * d
+    low = np.abs(fg.mean(1) - bg.mean(1)) < min_contrast
+    fg[low] = np.where(bg[low].mean(1, keepdims=True) > 0.5, fg[low] * 0.3 * (1 - min_contrast),
+                       1 - (1 - fg[low]) * 0.3 * (1 - min_contrast))
+    return fg, bg
+
+
+def _clutter_and_noise(X: np.ndarray, rng: np.random.Generator, d: float) -> np.ndarray:
+    """Up to 3 random line segments (Binomial(3, d)), Gaussian noise of std 0.02 + 0.13·d, clip to [0, 1]."""
+    n, _, size, _ = X.shape
+    n_lines = rng.binomial(3, d, n)
+    t = np.linspace(0, 1, 3 * size)
+    for i in np.nonzero(n_lines)[0]:
+        for _ in range(n_lines[i]):
+            p0, p1 = rng.uniform(0, size - 1, 2), rng.uniform(0, size - 1, 2)
+            colour = rng.uniform(0, 1, 3)
+            rows = np.clip(np.round(p0[0] + t * (p1[0] - p0[0])).astype(int), 0, size - 1)
+            cols = np.clip(np.round(p0[1] + t * (p1[1] - p0[1])).astype(int), 0, size - 1)
+            X[i][:, rows, cols] = colour[:, None]
+    X += rng.normal(0.0, 0.02 + 0.13 * d, X.shape).astype(np.float32)
+    np.clip(X, 0.0, 1.0, out=X)
+    return X
+
+
+def glyph_alphabet(num_classes: int = 30, *, alphabet: int = 0) -> list[list[np.ndarray]]:
+    """The stroke templates of an invented alphabet: one list of pen strokes per character.
+
+    Each character has 2 or 3 strokes; a stroke is a polyline (2 or 3 random vertices in
+    [-0.8, 0.8]²) or, with probability 0.35, a circular arc (radius 0.25..0.6, 0.6π..1.6π,
+    as 6 segments).  The same ``alphabet`` always gives the same characters, and the first
+    characters do not depend on ``num_classes``; a different ``alphabet`` gives new ones.
+
+    Returns:
+        ``num_classes`` lists of (k, 2) float arrays (polyline vertices, y up).
+    """
+    num_classes = _check_int(num_classes, "num_classes", 2)
+    alphabet = _check_int(alphabet, "alphabet", 0)
+    characters = []
+    for c in range(num_classes):
+        rng = np.random.default_rng([alphabet, 77, c])
+        strokes = []
+        for _ in range(rng.integers(2, 4)):
+            if rng.random() < 0.35:
+                cx, cy = rng.uniform(-0.35, 0.35, 2)
+                r = rng.uniform(0.25, 0.6)
+                a = rng.uniform(0, 2 * np.pi) + rng.uniform(0.6, 1.6) * np.pi * np.linspace(0, 1, 7)
+                strokes.append(np.stack([cx + r * np.cos(a), cy + r * np.sin(a)], 1))
+            else:
+                strokes.append(rng.uniform(-0.8, 0.8, (int(rng.integers(2, 4)), 2)))
+        characters.append(strokes)
+    return characters
+
+
+def _stroke_alpha(segments: list[np.ndarray], width: np.ndarray, size: int, batch: int = 256) -> np.ndarray:
+    """Anti-aliased coverage of thick line segments: (n, size, size) in [0, 1].
+
+    ``segments[i]`` is (m, 4) (x0, y0, x1, y1) in image coordinates [-1, 1]² (y up);
+    a pixel's coverage is 1/2 + (width/2 - distance to the nearest segment) / pixel, clipped.
+    """
+    import torch
+
+    grid = (np.arange(size) + 0.5) / size * 2.0 - 1.0
+    gy, gx = np.meshgrid(-grid, grid, indexing="ij")
+    px = torch.from_numpy(gx.reshape(1, -1, 1).astype(np.float32))
+    py = torch.from_numpy(gy.reshape(1, -1, 1).astype(np.float32))
+    out = np.empty((len(segments), size, size), dtype=np.float32)
+    for b0 in range(0, len(segments), batch):
+        chunk = segments[b0:b0 + batch]
+        m = max(len(s) for s in chunk)
+        S = np.full((len(chunk), m, 4), 9.0, dtype=np.float32)  # padding: far-away points
+        for j, s in enumerate(chunk):
+            S[j, :len(s)] = s
+        s = torch.from_numpy(S)
+        ax, ay = s[:, None, :, 0], s[:, None, :, 1]
+        abx, aby = s[:, None, :, 2] - ax, s[:, None, :, 3] - ay
+        inv = 1.0 / (abx * abx + aby * aby).clamp_min(1e-9)
+        dx, dy = px - ax, py - ay
+        t = ((dx * abx + dy * aby) * inv).clamp_(0, 1)
+        dx -= t * abx
+        dy -= t * aby
+        dist = (dx * dx + dy * dy).amin(-1).sqrt_()
+        w = torch.from_numpy(width[b0:b0 + batch].astype(np.float32))[:, None]
+        out[b0:b0 + batch] = ((w / 2 - dist) * (size / 2) + 0.5).clamp_(0, 1).reshape(-1, size, size).numpy()
+    return out
+
+
+def make_glyphs(
+    n: int = 1000,
+    *,
+    num_classes: int = 30,
+    size: int = 32,
+    difficulty: float = 0.5,
+    alphabet: int = 0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Handwriting-like characters of an invented alphabet, with the nuisances of :func:`make_shapes`.
+
+    Class ``c`` is character ``c`` of :func:`glyph_alphabet` (2-3 pen strokes).  Each
+    image redraws it with wobbly strokes (each stroke's ends moved by N(0, (0.04 +
+    0.08·difficulty)²), the shift blended linearly along the stroke), a random pen
+    width (1.6 to 3.2 pixels at size 32, scaled with the character), and the
+    nuisances of :func:`make_shapes` at the same ``difficulty``: position, scale,
+    rotation, colours and contrast, line segments, pixel noise.
+
+    ``alphabet`` picks the characters: ``mini_vgg`` is pretrained on alphabet 0
+    (:func:`make_source_task`), so another alphabet gives *new classes from the same
+    kind of data* (the "similar data" of transfer learning).
+
+    Args:
+        n: number of images, >= 1 (classes balanced, in random order).
+        num_classes: characters used, >= 2.
+        size: image height and width, >= 16.
+        difficulty: in [0, 1].
+        alphabet: seed of the characters, >= 0.
+        seed: seed of the drawing (``np.random.default_rng``).
+
+    Returns:
+        ``(X, y)``: float32 images with values in [0, 1] and int64 labels.
+
+    Shape:
+        X: (n, 3, size, size); y: (n,).
+
+    PyTorch counterpart: none (wrap with :class:`ImageDataset`).
+    """
+    n = _check_int(n, "n", 1)
+    num_classes = _check_int(num_classes, "num_classes", 2)
+    size = _check_int(size, "size", 16)
+    difficulty = _check_float(difficulty, "difficulty", 0.0, 1.0 + 1e-12)
+    alphabet = _check_int(alphabet, "alphabet", 0)
+    seed = _check_int(seed, "seed", 0)
+    characters = glyph_alphabet(num_classes, alphabet=alphabet)
+    rng = np.random.default_rng(seed)
+    d = difficulty
+
+    y = rng.permutation(np.arange(n) % num_classes).astype(np.int64)
+    centre = rng.uniform(-1, 1, (n, 2)) * 0.4 * d
+    scale = np.exp(rng.uniform(-1, 1, n) * 0.3 * d)  # relative to the template's size
+    angle = np.deg2rad(rng.uniform(-1, 1, n) * 35.0 * d)
+    width = rng.uniform(0.10, 0.20, n) * scale
+    fg, bg = _scene_colours(rng, n, d)
+    jitter = 0.04 + 0.08 * d
+    segments = []
+    for i in range(n):
+        cos, sin = np.cos(angle[i]), np.sin(angle[i])
+        rotation = np.array([[cos, sin], [-sin, cos]]) * scale[i]
+        parts = []
+        for stroke in characters[y[i]]:
+            ends = rng.normal(0.0, jitter, (2, 2))
+            f = np.linspace(0, 1, len(stroke))[:, None]
+            q = (stroke + ends[0] * (1 - f) + ends[1] * f) @ rotation + centre[i]
+            parts.append(np.concatenate([q[:-1], q[1:]], 1))
+        segments.append(np.concatenate(parts))
+    alpha = _stroke_alpha(segments, width, size)[:, None]
+    X = (bg[:, :, None, None] * (1 - alpha) + fg[:, :, None, None] * alpha).astype(np.float32)
+    return _clutter_and_noise(X, rng, d), y
+
+
+def make_glyphs_splits(
+    n_train: int = 2000,
+    n_val: int = 500,
+    n_test: int = 500,
+    *,
+    num_classes: int = 10,
+    size: int = 32,
+    difficulty: float = 0.5,
+    alphabet: int = 1,
+    seed: int = 0,
+    normalize: bool = True,
+) -> ImageSplits:
+    """:func:`make_glyphs` split into train/val/test and normalized with training statistics.
+
+    The default ``alphabet=1`` holds characters that ``mini_vgg`` never saw in pretraining.
+
+    Returns:
+        An :class:`ImageSplits` with classes "glyph0", "glyph1", ...
+    """
+    n_train, n_val, n_test = (_check_int(v, name, 1) for v, name in
+                              [(n_train, "n_train"), (n_val, "n_val"), (n_test, "n_test")])
+    X, y = make_glyphs(n_train + n_val + n_test, num_classes=num_classes, size=size, difficulty=difficulty,
+                       alphabet=alphabet, seed=seed)
+    a, b = n_train, n_train + n_val
+    parts = [(X[:a], y[:a]), (X[a:b], y[a:b]), (X[b:], y[b:])]
+    return _finish_image_splits(parts, normalize, [f"glyph{c}" for c in range(num_classes)])
+
+
+def load_cluttered_digits(
+    *,
+    size: int = 32,
+    difficulty: float = 0.5,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    normalize: bool = True,
+) -> ImageSplits:
+    """The handwritten digits drawn into colour scenes with the nuisances of :func:`make_shapes`.
+
+    The splits are those of :func:`load_digits` (same fractions and seed, same samples).
+    Each 8x8 digit (pixels 0..16 read as ink coverage 0..1) is drawn once, by bilinear
+    sampling (``torch.nn.functional.grid_sample``), into a ``size`` x ``size`` image:
+    its 8x8 box spans 0.62·exp(±0.3·difficulty) of the image, shifted by up to
+    ±0.2·difficulty·size and rotated by up to ±35°·difficulty, in a random colour on a
+    random background (contrast floor 0.6 - 0.4·difficulty), then overdrawn with up to
+    3 line segments and pixel noise (std 0.02 + 0.13·difficulty).  The drawing is
+    seeded by ``seed`` too, so every call gives the same images.
+
+    Unlike :func:`load_digits_images` (the plain digits, which even a small network
+    learns from a handful of examples) the digits here are a hard target: the network
+    must also learn to ignore colour, position, size and clutter.
+
+    Args:
+        size: image height and width, >= 16.
+        difficulty: in [0, 1] (0: centred, upright, high contrast, almost no noise).
+        val_fraction, test_fraction, seed: as in :func:`load_digits`.
+        normalize: standardize per channel with training statistics.
+
+    Returns:
+        An :class:`ImageSplits` with classes "0".."9".
+
+    Shape:
+        X_*: (N, 3, size, size) float32; y_*: (N,) int64.
+
+    PyTorch counterpart: none (wrap with :class:`ImageDataset`).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    size = _check_int(size, "size", 16)
+    difficulty = _check_float(difficulty, "difficulty", 0.0, 1.0 + 1e-12)
+    raw = load_digits(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
+                      standardize=False, flatten=False)
+    rng = np.random.default_rng([seed, 1])
+    d = difficulty
+
+    def draw(digits: np.ndarray) -> np.ndarray:
+        n = len(digits)
+        box = 0.62 * np.exp(rng.uniform(-1, 1, n) * 0.3 * d)  # fraction of the image the 8x8 box spans
+        centre = rng.uniform(-1, 1, (n, 2)) * 0.4 * d  # (x, y) in [-1, 1] image coordinates
+        angle = np.deg2rad(rng.uniform(-1, 1, n) * 35.0 * d)
+        fg, bg = _scene_colours(rng, n, d)
+        cos, sin = np.cos(angle), np.sin(angle)
+        # affine_grid maps output (x, y) to input coordinates: R(-angle) (p - centre) / box
+        theta = np.zeros((n, 2, 3), dtype=np.float32)
+        theta[:, 0, 0], theta[:, 0, 1] = cos / box, sin / box
+        theta[:, 1, 0], theta[:, 1, 1] = -sin / box, cos / box
+        theta[:, :, 2] = -np.einsum("nij,nj->ni", theta[:, :, :2], centre)
+        ink = torch.from_numpy((digits / 16.0).astype(np.float32))
+        grid = F.affine_grid(torch.from_numpy(theta), [n, 1, size, size], align_corners=False)
+        alpha = F.grid_sample(ink, grid, mode="bilinear", padding_mode="zeros", align_corners=False).numpy()
+        X = (bg[:, :, None, None] * (1 - alpha) + fg[:, :, None, None] * alpha).astype(np.float32)
+        return _clutter_and_noise(X, rng, d)
+
+    parts = [(draw(raw.X_train), raw.y_train), (draw(raw.X_val), raw.y_val), (draw(raw.X_test), raw.y_test)]
+    return _finish_image_splits(parts, normalize, [str(c) for c in range(DIGITS_NUM_CLASSES)])
+
+
+SOURCE_GLYPH_CLASSES = 30
+SOURCE_DIFFICULTIES = (0.3, 0.5, 0.7)
+
+
+def make_source_task(
+    n: int = 12000,
+    *,
+    glyph_classes: int = SOURCE_GLYPH_CLASSES,
+    difficulties=SOURCE_DIFFICULTIES,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pretraining task of ``mini_vgg``: the 10 shapes plus ``glyph_classes`` invented characters.
+
+    Classes 0..9 are :data:`SHAPE_CLASSES` (:func:`make_shapes`), classes 10.. the
+    characters of alphabet 0 (:func:`make_glyphs`), all with the same nuisances; the
+    images are split evenly over ``difficulties`` (several levels of clutter), the
+    shapes and glyphs in proportion to their numbers of classes, then shuffled.
+    Digits are *not* in it: :func:`load_cluttered_digits` is a different task.
+
+    Args:
+        n: number of images, >= the number of difficulties.
+        glyph_classes: characters of alphabet 0, >= 2.
+        difficulties: a non-empty sequence of values in [0, 1].
+        seed: seed of everything.
+
+    Returns:
+        ``(X, y)``: float32 images in [0, 1], (n, 3, 32, 32), and int64 labels in
+        0 .. 9 + glyph_classes.
+    """
+    n = _check_int(n, "n", 1)
+    glyph_classes = _check_int(glyph_classes, "glyph_classes", 2)
+    seed = _check_int(seed, "seed", 0)
+    difficulties = [_check_float(v, "difficulties", 0.0, 1.0 + 1e-12) for v in difficulties]
+    if not difficulties or n < len(difficulties):
+        raise ValueError(f"difficulties must be non-empty with at most n={n} values, got {difficulties!r}")
+    num_shapes = len(SHAPE_CLASSES)
+    Xs, ys = [], []
+    for j, d in enumerate(difficulties):
+        m = n // len(difficulties) + (j < n % len(difficulties))
+        m_shapes = round(m * num_shapes / (num_shapes + glyph_classes))
+        if m_shapes:
+            X, y = make_shapes(m_shapes, num_classes=num_shapes, difficulty=d, seed=_derived_seed(seed, j, 0))
+            Xs.append(X), ys.append(y)
+        if m - m_shapes:
+            X, y = make_glyphs(m - m_shapes, num_classes=glyph_classes, difficulty=d, alphabet=0,
+                               seed=_derived_seed(seed, j, 1))
+            Xs.append(X), ys.append(y + num_shapes)
+    order = np.random.default_rng([seed, 2]).permutation(n)
+    return np.concatenate(Xs)[order], np.concatenate(ys)[order]
+
+
+def _derived_seed(seed: int, *keys: int) -> int:
+    """A reproducible non-negative integer seed from ``seed`` and ``keys`` (independent streams)."""
+    return int(np.random.default_rng([seed, *keys]).integers(2**31))
 
 
 class ImageDataset:

@@ -53,7 +53,7 @@ def run_checks() -> list[Check]:
         checks.append(Check("mini_vgg weights", weights.is_file(),
                             f"{weights} ({weights.stat().st_size / 2**20:.1f} MB)" if weights.is_file() else f"missing: {weights}",
                             "they ship with the package: reinstall it, or rebuild them with "
-                            "`python scripts/train_mini_vgg.py` (about 4 minutes on a laptop CPU)"))
+                            "`python scripts/train_mini_vgg.py` (about 10 minutes on a laptop CPU)"))
         cache = Path(torch.hub.get_dir()) / "checkpoints" / VGG16_IMAGENET_FILE
         checks.append(Check(
             "vgg16 ImageNet weights", cache.is_file(), str(cache) if cache.is_file() else f"not in {cache.parent}",

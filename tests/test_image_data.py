@@ -108,3 +108,67 @@ def test_shapes_splits_are_normalized_with_training_statistics():
     raw = make_shapes_splits(100, 20, 30, num_classes=5, seed=1, normalize=False)
     mean, std = channel_stats(raw.X_train)
     np.testing.assert_allclose(s.X_test, normalize_images(raw.X_test, mean, std), rtol=1e-5, atol=1e-5)
+
+
+# --- glyphs, cluttered digits and the source task of mini_vgg (transfer learning, L11/A5) ---
+
+
+def test_glyphs_are_reproducible_balanced_and_alphabets_differ():
+    from dlcourse.data import glyph_alphabet, make_glyphs
+
+    X, y = make_glyphs(120, num_classes=6, seed=2)
+    X2, y2 = make_glyphs(120, num_classes=6, seed=2)
+    assert np.array_equal(X, X2) and np.array_equal(y, y2)
+    assert X.shape == (120, 3, 32, 32) and X.dtype == np.float32 and y.dtype == np.int64
+    assert X.min() >= 0 and X.max() <= 1 and np.bincount(y).tolist() == [20] * 6
+    a0, a1 = glyph_alphabet(5, alphabet=0), glyph_alphabet(5, alphabet=1)
+    assert all(2 <= len(c) <= 3 for c in a0)
+    assert not np.allclose(a0[0][0][:2], a1[0][0][:2]), "another alphabet gives other characters"
+    # the first characters do not depend on how many are drawn
+    assert all(np.array_equal(p, q) for p, q in zip(glyph_alphabet(30)[4], a0[4]))
+    # difficulty 0: strokes on a flat background, high contrast; ink covers part of the image
+    X0, _ = make_glyphs(40, num_classes=4, difficulty=0.0, seed=1)
+    gray = X0.mean(1)
+    ink = np.abs(gray - np.median(gray, axis=(1, 2), keepdims=True)) > 0.2
+    assert 0.03 < ink.mean() < 0.5, f"ink fraction {ink.mean():.3f}"
+    for kwargs, name in [({"num_classes": 1}, "num_classes"), ({"difficulty": -0.1}, "difficulty"),
+                         ({"alphabet": -1}, "alphabet"), ({"size": 8}, "size")]:
+        with pytest.raises(ValueError, match=name):
+            make_glyphs(10, **kwargs)
+
+
+def test_cluttered_digits_are_the_digit_splits_drawn_into_scenes():
+    from dlcourse.data import load_cluttered_digits
+
+    s = load_cluttered_digits(seed=3)
+    flat = load_digits(seed=3, standardize=False)
+    np.testing.assert_array_equal(s.y_train, flat.y_train)
+    np.testing.assert_array_equal(s.y_test, flat.y_test)
+    assert s.X_train.shape == (len(flat.y_train), 3, 32, 32) and s.classes == tuple("0123456789")
+    raw = load_cluttered_digits(seed=3, normalize=False)
+    assert np.array_equal(raw.X_test, load_cluttered_digits(seed=3, normalize=False).X_test), "reproducible"
+    assert raw.X_train.min() >= 0 and raw.X_train.max() <= 1
+    mean, std = channel_stats(raw.X_train)
+    np.testing.assert_allclose(s.X_val, normalize_images(raw.X_val, mean, std), rtol=1e-5, atol=1e-5)
+    # difficulty 0: centred, upright, no clutter: the digit's 8x8 box spans the central 0.62 of the image,
+    # and the ink (distance from the background colour) pooled back to 8x8 is the digit
+    clean = load_cluttered_digits(seed=3, difficulty=0.0, normalize=False)
+    ink = np.abs(clean.X_train - clean.X_train[:, :, :1, :1]).max(1)  # the corner pixel is background
+    small = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(ink[:, None, 6:26, 6:26]), 8)[:, 0].numpy()
+    corr = np.corrcoef(small.ravel(), (flat.X_train / 16.0).ravel())[0, 1]
+    assert corr > 0.8, f"the digits must show through, correlation {corr:.3f} (expected > 0.8)"
+    with pytest.raises(ValueError, match="difficulty"):
+        load_cluttered_digits(difficulty=2.0)
+
+
+def test_source_task_is_shapes_plus_glyphs_balanced_and_reproducible():
+    from dlcourse.data import make_source_task
+
+    X, y = make_source_task(240, glyph_classes=6, seed=4)
+    assert X.shape == (240, 3, 32, 32) and X.dtype == np.float32
+    assert np.array_equal(y, make_source_task(240, glyph_classes=6, seed=4)[1])
+    counts = np.bincount(y, minlength=16)
+    assert len(counts) == 16 and counts.min() >= 12 and counts.max() <= 18, counts
+    assert not np.array_equal(X, make_source_task(240, glyph_classes=6, seed=5)[0])
+    with pytest.raises(ValueError, match="difficulties"):
+        make_source_task(10, difficulties=())

@@ -9,9 +9,13 @@ and :func:`~dlcourse.torch_ref.transfer.conv_blocks` work on it exactly as on
 train on a laptop CPU in minutes and to run in a test.
 
 The weights (``weights/mini_vgg.pt``) were pretrained on the *source task*
-``dlcourse.data.make_shapes`` (10 shape classes, difficulty 0.5, 32x32 colour
-images) by ``scripts/train_mini_vgg.py``; inputs are expected normalized per channel
-with the training statistics of the task at hand.
+``dlcourse.data.make_source_task`` (40 classes: the 10 shapes of ``make_shapes`` and
+30 invented characters of ``make_glyphs``, in random colours, positions, sizes and
+rotations with clutter and noise; 32x32 colour images) by ``scripts/train_mini_vgg.py``;
+inputs are expected normalized per channel with the training statistics of the task
+at hand.  The measured transfer to a different task (cluttered handwritten digits,
+``dlcourse.data.load_cluttered_digits``) is in ``dlcourse.torch_ref.transfer_experiment``
+and the README.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from torch import nn
 __all__ = ["MiniVGG", "mini_vgg", "MINI_VGG_CONFIG", "MINI_VGG_WEIGHTS", "SOURCE_NUM_CLASSES"]
 
 MINI_VGG_CONFIG = (32, "M", 64, "M", 128, 128, "M", 128, 128, "M")
-SOURCE_NUM_CLASSES = 10  # the shapes of the source task
+SOURCE_NUM_CLASSES = 40  # the classes of the source task: 10 shapes + 30 glyphs
 MINI_VGG_WEIGHTS = "mini_vgg.pt"
 
 
@@ -94,9 +98,10 @@ def mini_vgg(pretrained: bool = True, num_classes: int | None = None) -> MiniVGG
     """A :class:`MiniVGG`, with the packaged source-task weights when ``pretrained``.
 
     Args:
-        pretrained: load ``weights/mini_vgg.pt`` (pretrained on 10-class shapes).
-        num_classes: if given and different from 10, the last classifier layer is
-            replaced by a fresh ``Linear(hidden, num_classes)`` (see ``replace_classifier``).
+        pretrained: load ``weights/mini_vgg.pt`` (pretrained on the 40-class source task).
+        num_classes: if given and different from the source task's 40 classes, the last
+            classifier layer is replaced by a fresh ``Linear(hidden, num_classes)``
+            (see ``replace_classifier``).
 
     Raises:
         FileNotFoundError: if the weights file is missing, saying how to recreate it.
@@ -113,8 +118,11 @@ def mini_vgg(pretrained: bool = True, num_classes: int | None = None) -> MiniVGG
             )
         with path.open("rb") as f:
             state = torch.load(f, map_location="cpu", weights_only=True)
+        source_classes = state["classifier.6.weight"].shape[0]
+        if source_classes != SOURCE_NUM_CLASSES:  # weights of another source task: take the head's size from them
+            model = MiniVGG(source_classes)
         model.load_state_dict(state)
-    if num_classes is not None and num_classes != SOURCE_NUM_CLASSES:
+    if num_classes is not None and num_classes != model.classifier[6].out_features:
         from dlcourse.torch_ref.transfer import replace_classifier
 
         replace_classifier(model, num_classes)

@@ -1,59 +1,71 @@
-"""Measured transfer from the source task (shapes) to a different target task (digits images).
+"""The measured transfer result (issue #6), checked loosely: few labels -> probe beats scratch,
+more labels -> fine-tuning the last block beats the probe.
 
-Recorded (scripts' seeds 0/1/2, test split of 359 digits, 1 CPU thread), linear probe on frozen
-mini_vgg avgpool features vs. MiniVGG from scratch (60 Adam steps) vs. LP-FT (probe, then the last
-conv block and the probe fine-tuned 10 epochs):
-    3 labels/class:  probe 0.630 / 0.655 / 0.710,  scratch 0.766 / 0.643 / 0.702
-    80 labels/class: probe 0.944 / 0.961 / 0.975,  last block fine-tuned 0.961 / 0.969 / 0.983
-So fine-tuning the last block helps once there is more data; with very few labels the probe on
-shape features does NOT clearly beat training from scratch on digits (see the report).
+Source task: ``make_source_task`` (10 shapes + 30 invented characters, what ``mini_vgg(pretrained=True)``
+learned).  Target task: ``load_cluttered_digits`` (handwritten digits, never seen in pretraining, drawn
+into cluttered colour scenes; difficulty 0.5), test split of 359 images.  Protocol:
+``dlcourse.torch_ref.transfer_experiment`` (``python -m dlcourse.torch_ref.transfer_experiment``).
+
+Measured (``python -m dlcourse.torch_ref.transfer_experiment``, seeds 0 / 1 / 2, 2 CPU threads):
+
+    3 labels/class    scratch 0.125 / 0.117 / 0.139 (mean 0.127)   linear probe 0.429 / 0.582 / 0.443 (mean 0.485)
+    100 labels/class  linear probe 0.838 / 0.822 / 0.822 (0.827)   last block fine-tuned 0.916 / 0.889 / 0.897 (0.901)
+                      scratch, 2400 steps with random shifts 0.847 / 0.819 / 0.816 (0.827)
+
+Scratch with 3 labels/class stays near chance (0.10) whatever the budget: 200 full-batch steps, 600 steps
+with shifts, 600 steps at lr 3e-3 with weight decay all gave 0.08-0.13 (seeds 0, 1).  The tests below
+re-run the cheap cells (seeds 0, 1 for few labels; seed 0 for more) and check the claim with margins.
 """
 
 import numpy as np
+import pytest
 import torch
-from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
-from dlcourse.data import load_digits_images
-from dlcourse.torch_ref import Adam, conv_blocks, extract_features, fit, freeze, mini_vgg, train_linear_probe, unfreeze
-
-
-def _per_class_subset(X, y, k, seed):
-    rng = np.random.default_rng(seed)
-    idx = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:k] for c in range(10)])
-    return torch.as_tensor(X[idx]), torch.as_tensor(y[idx])
-
-
-def _accuracy(model, X, y):
-    model.eval()
-    with torch.no_grad():
-        return (model(X).argmax(1) == y).float().mean().item()
+from dlcourse.data import load_cluttered_digits
+from dlcourse.torch_ref import extract_features, freeze, mini_vgg
+from dlcourse.torch_ref.transfer_experiment import (
+    SCRATCH_FEW,
+    finetune_last_block_accuracy,
+    per_class_indices,
+    probe_accuracy,
+    scratch_accuracy,
+)
 
 
-def test_fine_tuning_the_last_block_beats_the_linear_probe_with_more_labels():
-    torch.manual_seed(0)
-    s = load_digits_images(seed=0)
-    X_test, y_test = torch.as_tensor(s.X_test), torch.as_tensor(s.y_test)
-    X, y = _per_class_subset(s.X_train, s.y_train, 80, seed=0)
-    model = mini_vgg(pretrained=True)
-    freeze(model)
-    features, _ = extract_features(model, X, device="cpu")
-    probe = train_linear_probe(features, y, 10, epochs=200)
-    test_features, _ = extract_features(model, X_test, device="cpu")
-    probe_acc = _accuracy(probe, test_features, y_test)
+@pytest.fixture(scope="module")
+def target():
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    s = load_cluttered_digits(seed=0)
+    X_train, y_train, X_test, y_test = (torch.as_tensor(a) for a in (s.X_train, s.y_train, s.X_test, s.y_test))
+    backbone = freeze(mini_vgg(pretrained=True))
+    f_train, _ = extract_features(backbone, X_train, device="cpu")
+    f_test, _ = extract_features(backbone, X_test, device="cpu")
+    return backbone, X_train, y_train, X_test, y_test, f_train, f_test
 
-    blocks = conv_blocks(model)
-    stem = nn.Sequential(*blocks[:-1]).eval()  # frozen: its activations are computed once (cached)
-    with torch.no_grad():
-        h_train, h_test = stem(X), stem(X_test)
-    unfreeze(blocks[-1])
-    head = nn.Sequential(blocks[-1], model.avgpool, nn.Flatten(), probe)  # LP-FT: start from the probe
-    groups = [{"params": list(blocks[-1].parameters()), "lr": 3e-4}, {"params": list(probe.parameters()), "lr": 1e-3}]
-    fit(head, DataLoader(TensorDataset(h_train, y), batch_size=50, shuffle=True,
-                         generator=torch.Generator().manual_seed(0)),
-        optimizer=Adam(groups), epochs=10, device="cpu", progress=False)
-    finetune_acc = _accuracy(head, h_test, y_test)
-    assert probe_acc > 0.85, f"linear probe on frozen mini_vgg features, 80 labels/class: {probe_acc:.3f}"
-    assert finetune_acc >= probe_acc, (
-        f"fine-tuning the last block ({finetune_acc:.3f}) should not lose to the linear probe ({probe_acc:.3f})"
+
+def test_with_few_labels_a_linear_probe_on_frozen_features_beats_training_from_scratch(target):
+    backbone, X_train, y_train, X_test, y_test, f_train, f_test = target
+    probe, scratch = [], []
+    for seed in (0, 1):
+        idx = torch.as_tensor(per_class_indices(y_train.numpy(), 3, seed))
+        probe.append(probe_accuracy(f_train[idx], y_train[idx], f_test, y_test, seed=seed))
+        scratch.append(scratch_accuracy(X_train[idx], y_train[idx], X_test, y_test, seed=seed, **SCRATCH_FEW))
+    p, s = np.mean(probe), np.mean(scratch)
+    assert p > 0.35, f"3 labels/class: linear probe on frozen mini_vgg features {p:.3f}, expected about 0.49 (> 0.35)"
+    assert s < 0.25, f"3 labels/class: MiniVGG from scratch {s:.3f}, expected about chance 0.1 (< 0.25)"
+    assert p > s + 0.2, f"probe {p:.3f} must clearly beat scratch {s:.3f} (measured gap about 0.35; checked > 0.2)"
+
+
+def test_with_more_labels_fine_tuning_the_last_block_beats_the_linear_probe(target):
+    backbone, X_train, y_train, X_test, y_test, f_train, f_test = target
+    idx = torch.as_tensor(per_class_indices(y_train.numpy(), 100, 0))
+    probe = probe_accuracy(f_train[idx], y_train[idx], f_test, y_test, seed=0)
+    finetuned = finetune_last_block_accuracy(backbone, X_train[idx], y_train[idx], X_test, y_test, seed=0)
+    assert probe > 0.75, f"100 labels/class: linear probe {probe:.3f}, expected about 0.83 (> 0.75)"
+    assert finetuned > probe + 0.03, (
+        f"100 labels/class: fine-tuning the last block {finetuned:.3f} must beat the linear probe {probe:.3f} "
+        f"(measured gap about 0.07; checked > 0.03)"
     )
+    # the backbone the probe uses is untouched by fine-tuning (it works on a copy)
+    again, _ = extract_features(backbone, X_test[:8], device="cpu")
+    assert torch.equal(again, f_test[:8])
