@@ -520,6 +520,34 @@ def _shape_mask(k: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown shape class {k}")
 
 
+def _scene_colours(rng: np.random.Generator, n: int, d: float) -> tuple[np.ndarray, np.ndarray]:
+    """Foreground and background colours, (n, 3) each, with a contrast floor of 0.6 - 0.4·d."""
+    bg = rng.uniform(0.0, 1.0, (n, 3))
+    fg = rng.uniform(0.0, 1.0, (n, 3))
+    min_contrast = 0.6 - 0.4 * d
+    low = np.abs(fg.mean(1) - bg.mean(1)) < min_contrast
+    fg[low] = np.where(bg[low].mean(1, keepdims=True) > 0.5, fg[low] * 0.3 * (1 - min_contrast),
+                       1 - (1 - fg[low]) * 0.3 * (1 - min_contrast))
+    return fg, bg
+
+
+def _clutter_and_noise(X: np.ndarray, rng: np.random.Generator, d: float) -> np.ndarray:
+    """Up to 3 random line segments (Binomial(3, d)), Gaussian noise of std 0.02 + 0.13·d, clip to [0, 1]."""
+    n, _, size, _ = X.shape
+    n_lines = rng.binomial(3, d, n)
+    t = np.linspace(0, 1, 3 * size)
+    for i in np.nonzero(n_lines)[0]:
+        for _ in range(n_lines[i]):
+            p0, p1 = rng.uniform(0, size - 1, 2), rng.uniform(0, size - 1, 2)
+            colour = rng.uniform(0, 1, 3)
+            rows = np.clip(np.round(p0[0] + t * (p1[0] - p0[0])).astype(int), 0, size - 1)
+            cols = np.clip(np.round(p0[1] + t * (p1[1] - p0[1])).astype(int), 0, size - 1)
+            X[i][:, rows, cols] = colour[:, None]
+    X += rng.normal(0.0, 0.02 + 0.13 * d, X.shape).astype(np.float32)
+    np.clip(X, 0.0, 1.0, out=X)
+    return X
+
+
 def make_shapes(
     n: int = 1000,
     *,
@@ -572,12 +600,7 @@ def make_shapes(
     centre = rng.uniform(-1, 1, (n, 2)) * 0.4 * d
     scale = 0.62 * np.exp(rng.uniform(-1, 1, n) * 0.3 * d)  # half-size relative to the image
     angle = np.deg2rad(rng.uniform(-1, 1, n) * 35.0 * d)
-    bg = rng.uniform(0.0, 1.0, (n, 3))
-    fg = rng.uniform(0.0, 1.0, (n, 3))
-    min_contrast = 0.6 - 0.4 * d
-    low = np.abs(fg.mean(1) - bg.mean(1)) < min_contrast
-    fg[low] = np.where(bg[low].mean(1, keepdims=True) > 0.5, fg[low] * 0.3 * (1 - min_contrast),
-                       1 - (1 - fg[low]) * 0.3 * (1 - min_contrast))
+    fg, bg = _scene_colours(rng, n, d)
 
     X = np.empty((n, 3, size, size), dtype=np.float32)
     cos, sin = np.cos(angle), np.sin(angle)
@@ -588,20 +611,7 @@ def make_shapes(
         mask = _shape_mask(int(y[i]), u, v).astype(np.float32)
         alpha = mask.reshape(size, 2, size, 2).mean(axis=(1, 3))
         X[i] = bg[i][:, None, None] * (1 - alpha) + fg[i][:, None, None] * alpha
-
-    # distractor line segments
-    n_lines = rng.binomial(3, d, n)
-    t = np.linspace(0, 1, 3 * size)
-    for i in np.nonzero(n_lines)[0]:
-        for _ in range(n_lines[i]):
-            p0, p1 = rng.uniform(0, size - 1, 2), rng.uniform(0, size - 1, 2)
-            colour = rng.uniform(0, 1, 3)
-            rows = np.clip(np.round(p0[0] + t * (p1[0] - p0[0])).astype(int), 0, size - 1)
-            cols = np.clip(np.round(p0[1] + t * (p1[1] - p0[1])).astype(int), 0, size - 1)
-            X[i][:, rows, cols] = colour[:, None]
-    X += rng.normal(0.0, 0.02 + 0.13 * d, X.shape).astype(np.float32)
-    np.clip(X, 0.0, 1.0, out=X)
-    return X, y
+    return _clutter_and_noise(X, rng, d), y  # distractor line segments, pixel noise
 
 
 def make_shapes_splits(
@@ -633,36 +643,8 @@ def make_shapes_splits(
 # Glyphs, cluttered digits and the source task of mini_vgg
 # ---------------------------------------------------------------------------
 # The same nuisances as make_shapes (random colours and contrast, position, scale,
-# rotation, distracting line segments, pixel noise), shared by the three sets below
-# so that a network pretrained on one has learned to ignore them in the others.
-
-
-def _scene_colours(rng: np.random.Generator, n: int, d: float) -> tuple[np.ndarray, np.ndarray]:
-    """Foreground and background colours, (n, 3) each, with a contrast floor of 0.6 - 0.4·d."""
-    bg = rng.uniform(0.0, 1.0, (n, 3))
-    fg = rng.uniform(0.0, 1.0, (n, 3))
-    min_contrast = 0.6 - 0.4 * d
-    low = np.abs(fg.mean(1) - bg.mean(1)) < min_contrast
-    fg[low] = np.where(bg[low].mean(1, keepdims=True) > 0.5, fg[low] * 0.3 * (1 - min_contrast),
-                       1 - (1 - fg[low]) * 0.3 * (1 - min_contrast))
-    return fg, bg
-
-
-def _clutter_and_noise(X: np.ndarray, rng: np.random.Generator, d: float) -> np.ndarray:
-    """Up to 3 random line segments (Binomial(3, d)), Gaussian noise of std 0.02 + 0.13·d, clip to [0, 1]."""
-    n, _, size, _ = X.shape
-    n_lines = rng.binomial(3, d, n)
-    t = np.linspace(0, 1, 3 * size)
-    for i in np.nonzero(n_lines)[0]:
-        for _ in range(n_lines[i]):
-            p0, p1 = rng.uniform(0, size - 1, 2), rng.uniform(0, size - 1, 2)
-            colour = rng.uniform(0, 1, 3)
-            rows = np.clip(np.round(p0[0] + t * (p1[0] - p0[0])).astype(int), 0, size - 1)
-            cols = np.clip(np.round(p0[1] + t * (p1[1] - p0[1])).astype(int), 0, size - 1)
-            X[i][:, rows, cols] = colour[:, None]
-    X += rng.normal(0.0, 0.02 + 0.13 * d, X.shape).astype(np.float32)
-    np.clip(X, 0.0, 1.0, out=X)
-    return X
+# rotation, distracting line segments, pixel noise: _scene_colours, _clutter_and_noise),
+# so that a network pretrained on one set has learned to ignore them in the others.
 
 
 def glyph_alphabet(num_classes: int = 30, *, alphabet: int = 0) -> list[list[np.ndarray]]:
