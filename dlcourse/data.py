@@ -630,13 +630,18 @@ def make_shapes_splits(
     Returns:
         An :class:`ImageSplits` whose classes are ``SHAPE_CLASSES[:num_classes]``.
     """
+    return _generated_splits(make_shapes, n_train, n_val, n_test, normalize, SHAPE_CLASSES[:num_classes],
+                             num_classes=num_classes, size=size, difficulty=difficulty, seed=seed)
+
+
+def _generated_splits(make, n_train, n_val, n_test, normalize: bool, classes, **kwargs) -> ImageSplits:
+    """``make(n_train + n_val + n_test, **kwargs)`` cut into train/val/test, in that order."""
     n_train, n_val, n_test = (_check_int(v, name, 1) for v, name in
                               [(n_train, "n_train"), (n_val, "n_val"), (n_test, "n_test")])
-    X, y = make_shapes(n_train + n_val + n_test, num_classes=num_classes, size=size, difficulty=difficulty,
-                       seed=seed)
+    X, y = make(n_train + n_val + n_test, **kwargs)
     a, b = n_train, n_train + n_val
     parts = [(X[:a], y[:a]), (X[a:b], y[a:b]), (X[b:], y[b:])]
-    return _finish_image_splits(parts, normalize, SHAPE_CLASSES[:num_classes])
+    return _finish_image_splits(parts, normalize, classes)
 
 
 # ---------------------------------------------------------------------------
@@ -799,13 +804,9 @@ def make_glyphs_splits(
     Returns:
         An :class:`ImageSplits` with classes "glyph0", "glyph1", ...
     """
-    n_train, n_val, n_test = (_check_int(v, name, 1) for v, name in
-                              [(n_train, "n_train"), (n_val, "n_val"), (n_test, "n_test")])
-    X, y = make_glyphs(n_train + n_val + n_test, num_classes=num_classes, size=size, difficulty=difficulty,
-                       alphabet=alphabet, seed=seed)
-    a, b = n_train, n_train + n_val
-    parts = [(X[:a], y[:a]), (X[a:b], y[a:b]), (X[b:], y[b:])]
-    return _finish_image_splits(parts, normalize, [f"glyph{c}" for c in range(num_classes)])
+    return _generated_splits(make_glyphs, n_train, n_val, n_test, normalize,
+                             [f"glyph{c}" for c in range(num_classes)], num_classes=num_classes, size=size,
+                             difficulty=difficulty, alphabet=alphabet, seed=seed)
 
 
 def load_cluttered_digits(

@@ -1,5 +1,8 @@
 """The delegation guard for library built-ins: forbid_calls in notebooks and Probe(forbid=...) in the runner."""
 
+import sys
+import threading
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -84,6 +87,23 @@ def test_forbid_calls_keeps_an_outer_profiler_running():
         RefBatchNorm1d(3)(x)
     with pytest.raises(AssertionError, match="torch.batch_norm"), forbid_reference("bn"), forbid_calls("bn", BN):
         torch.batch_norm(x, None, None, None, None, True, 0.1, 1e-5, False)
+
+
+def test_the_two_guards_work_nested_in_either_order_and_restore_the_profiles():
+    with pytest.raises(AssertionError, match="torch.batch_norm"), forbid_calls("bn", BN), forbid_reference("bn"):
+        torch.batch_norm(x, None, None, None, None, True, 0.1, 1e-5, False)
+    with pytest.raises(AssertionError, match="reference implementation"), forbid_calls("bn", BN), forbid_reference("bn"):
+        RefBatchNorm1d(3)(x)
+    outer = lambda frame, event, arg: None  # noqa: E731
+    sys.setprofile(outer)
+    threading.setprofile(outer)
+    try:
+        with forbid_reference("bn"), forbid_calls("bn", BN):
+            pass
+        assert sys.getprofile() is outer and threading.getprofile() is outer, "the guards must restore the profiles"
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
 
 
 def test_names_that_resolve_to_nothing_raise_value_error():

@@ -132,6 +132,19 @@ def _reference_dirs() -> tuple[str, ...]:
 
 
 @contextlib.contextmanager
+def _profiling(profiler: Callable[[Any, str, Any], Any]) -> Iterator[None]:
+    """Install ``profiler`` for this thread and new threads; restore both previous profile functions after."""
+    previous, previous_threads = sys.getprofile(), threading.getprofile()
+    sys.setprofile(profiler)
+    threading.setprofile(profiler)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+        threading.setprofile(previous_threads)
+
+
+@contextlib.contextmanager
 def forbid_reference(what: str = "this exercise") -> Iterator[None]:
     """Fail if any code inside the block runs a function of ``dlcourse.numpy_ref`` or ``dlcourse.torch_ref``.
 
@@ -145,22 +158,19 @@ def forbid_reference(what: str = "this exercise") -> Iterator[None]:
     """
     dirs = _reference_dirs()
     hits: list[str] = []
+    previous = sys.getprofile()
 
-    def profiler(frame, event, arg):  # noqa: ARG001 - signature fixed by sys.setprofile
+    def profiler(frame, event, arg):
+        if previous is not None:  # a guard already active (e.g. forbid_calls) keeps seeing every event
+            previous(frame, event, arg)
         if event == "call" and not hits:
             filename = frame.f_code.co_filename
             if filename.startswith(dirs):
                 module = frame.f_globals.get("__name__", filename)
                 hits.append(f"{module}.{frame.f_code.co_name}")
 
-    previous = sys.getprofile()
-    sys.setprofile(profiler)
-    threading.setprofile(profiler)
-    try:
+    with _profiling(profiler):
         yield
-    finally:
-        sys.setprofile(previous)
-        threading.setprofile(None)
     if hits:
         raise AssertionError(
             f"{what}: your code called the reference implementation {hits[0]}. "
@@ -196,16 +206,8 @@ def forbid_calls(what: str, names) -> Iterator[None]:
     from dlcourse.grading.forbidden import make_profiler, signatures
 
     hits: list[str] = []
-    previous = sys.getprofile()
-    previous_threads = threading.getprofile() if hasattr(threading, "getprofile") else None
-    profiler = make_profiler(signatures(names), hits, chain=previous)
-    sys.setprofile(profiler)
-    threading.setprofile(profiler)
-    try:
+    with _profiling(make_profiler(signatures(names), hits, chain=sys.getprofile())):
         yield
-    finally:
-        sys.setprofile(previous)
-        threading.setprofile(previous_threads)
     if hits:
         raise AssertionError(
             f"{what}: your code called {hits[0]}, the library's own implementation of this exercise. "

@@ -130,12 +130,12 @@ def _call_guards(calls: list[dict]) -> dict:
     setprofile, set_thread_profile, getframe = sys.setprofile, threading.setprofile, sys._getframe
     armed = [False]
 
-    def guarded(profiler, hits, fn, args, kwargs):
+    def guarded(profiler, fn, args, kwargs):
         armed[0] = True
         setprofile(profiler)
         set_thread_profile(profiler)
         try:
-            return fn(*args, **kwargs), None
+            return fn(*args, **kwargs)
         finally:
             setprofile(None)
             armed[0] = False
@@ -152,7 +152,7 @@ def _call_guards(calls: list[dict]) -> dict:
     def make_guard(sig):
         def guard(fn, args, kwargs):
             hits: list[str] = []
-            value, _ = guarded(make_profiler(sig, hits), hits, fn, args, kwargs)
+            value = guarded(make_profiler(sig, hits), fn, args, kwargs)
             return value, (hits[0] if hits else None)
         return guard
 

@@ -32,6 +32,7 @@ import numpy as np
 from . import layers as L
 from .functional import _as_float_array
 from .losses import cross_entropy
+from .models import _ACTIVATIONS as _MODEL_ACTIVATIONS
 
 __all__ = ["ACTIVATIONS", "MLPTrace", "mlp_trace", "layer_stats", "dead_units"]
 
@@ -45,15 +46,8 @@ def _identity_backward(dout, cache):
     return _as_float_array(dout, "dout").copy()
 
 
-#: name -> (forward, backward) pairs from :mod:`dlcourse.numpy_ref.layers`, plus "identity".
-ACTIVATIONS = {
-    "relu": (L.relu_forward, L.relu_backward),
-    "leaky_relu": (L.leaky_relu_forward, L.leaky_relu_backward),
-    "elu": (L.elu_forward, L.elu_backward),
-    "tanh": (L.tanh_forward, L.tanh_backward),
-    "sigmoid": (L.sigmoid_forward, L.sigmoid_backward),
-    "identity": (_identity_forward, _identity_backward),
-}
+#: name -> (forward, backward) pairs: those of :class:`~dlcourse.numpy_ref.models.FullyConnectedNet`, plus "identity".
+ACTIVATIONS = {**_MODEL_ACTIVATIONS, "identity": (_identity_forward, _identity_backward)}
 
 
 @dataclass(frozen=True)
@@ -188,10 +182,7 @@ def mlp_trace(X, weights, biases=None, *, activation: str = "tanh", labels=None,
     grad_b: list[np.ndarray] = [np.empty(0)] * len(ws)
     if labels is not None:
         output, c_out = L.affine_forward(h, ws[-1], bs[-1])
-        labels_arr = np.asarray(labels)
-        if labels_arr.shape != (X.shape[0],):
-            raise ValueError(f"labels must have shape ({X.shape[0]},), got {labels_arr.shape}")
-        loss, dscores = cross_entropy(output, labels_arr)
+        loss, dscores = cross_entropy(output, labels)  # checks labels' shape and range
         g, grad_w[-1], grad_b[-1] = L.affine_backward(dscores, c_out)
     else:
         output, loss = h, None

@@ -6,15 +6,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-
-def _check_limits(lim, name: str) -> tuple[float, float]:
-    try:
-        lo, hi = (float(v) for v in lim)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (low, high) of numbers, got {lim!r}") from None
-    if not (np.isfinite(lo) and np.isfinite(hi)) or not lo < hi:
-        raise ValueError(f"{name} must be finite with low < high, got ({lo}, {hi})")
-    return lo, hi
+from dlcourse.plots._checks import check_limits
 
 
 def _check_trajectories(trajectories) -> dict[str, np.ndarray]:
@@ -88,8 +80,8 @@ def plot_loss_contours(f: Callable, xlim, ylim, *, trajectories=None, levels=30,
     """
     import matplotlib.pyplot as plt
 
-    x0, x1 = _check_limits(xlim, "xlim")
-    y0, y1 = _check_limits(ylim, "ylim")
+    x0, x1 = check_limits(xlim, "xlim")
+    y0, y1 = check_limits(ylim, "ylim")
     if not isinstance(resolution, (int, np.integer)) or resolution < 2:
         raise ValueError(f"resolution must be an integer >= 2, got {resolution!r}")
     paths = _check_trajectories(trajectories)

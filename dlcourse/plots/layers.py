@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from dlcourse.plots._checks import check_limits
+
 _KINDS = {
     "activation": ("activation value", "Activations per layer"),
     "gradient": ("gradient value", "Backpropagated gradients per layer"),
@@ -63,16 +65,6 @@ def _default_range(finite: list[np.ndarray], kind: str) -> tuple[float, float]:
     lo, hi = float(pooled.min()), float(pooled.max())
     if lo == hi:
         lo, hi = lo - 0.5, hi + 0.5
-    return lo, hi
-
-
-def _check_range(range_) -> tuple[float, float]:
-    try:
-        lo, hi = (float(v) for v in range_)
-    except (TypeError, ValueError):
-        raise ValueError(f"range must be a pair (low, high) of numbers, got {range_!r}") from None
-    if not (np.isfinite(lo) and np.isfinite(hi)) or not lo < hi:
-        raise ValueError(f"range must be finite with low < high, got ({lo}, {hi})")
     return lo, hi
 
 
@@ -146,7 +138,7 @@ def plot_layer_histograms(values, *, kind: str = "activation", axes=None, bins: 
     dropped = [a.size - f.size for a, f in zip(arrays, finite)]
     xlabel, default_title = _KINDS[kind]
     title = default_title if title is None else title
-    shared = _check_range(range) if range is not None else (
+    shared = check_limits(range, "range") if range is not None else (
         _default_range(finite, kind) if (sharex or overlay) else None)
     n = len(arrays)
 

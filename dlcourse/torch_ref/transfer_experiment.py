@@ -33,6 +33,7 @@ from torch import nn
 
 from dlcourse.torch_ref.mini_vgg import MiniVGG, mini_vgg
 from dlcourse.torch_ref.optim import Adam
+from dlcourse.torch_ref.training import accuracy
 from dlcourse.torch_ref.transfer import (
     conv_blocks,
     extract_features,
@@ -76,10 +77,10 @@ def per_class_indices(labels, per_class: int, seed: int) -> np.ndarray:
 
 
 def _accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
+    """:func:`~dlcourse.torch_ref.training.accuracy` of ``model`` on tensors, in eval mode, in batches."""
     model.eval()
     with torch.no_grad():
-        pred = torch.cat([model(X[i:i + batch_size]).argmax(1) for i in range(0, len(X), batch_size)])
-    return (pred == y).float().mean().item()
+        return accuracy(torch.cat([model(X[i:i + batch_size]) for i in range(0, len(X), batch_size)]), y)
 
 
 def _random_shift(x: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:

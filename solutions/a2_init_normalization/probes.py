@@ -36,14 +36,11 @@ LIBRARY = {
     DROPOUT: ("torch.nn.functional.dropout", "torch.dropout", "torch.nn.Dropout"),
     L2: (),
 }
-_CAN_FORBID = "forbid" in getattr(Probe, "__dataclass_fields__", {})
 
 
 def _probe(name, cells, call, **kwargs):
-    """A Probe that also forbids the library implementations of its exercise (where the grader supports it)."""
-    if _CAN_FORBID and LIBRARY[cells]:
-        kwargs["forbid"] = LIBRARY[cells]
-    return Probe(name, cells, call, **kwargs)
+    """A Probe that also forbids the library implementations of its exercise."""
+    return Probe(name, cells, call, forbid=LIBRARY[cells], **kwargs)
 
 # Helpers defined in the probe runner after the student's cells: they build the generators the
 # student's functions need (a Generator cannot travel as plain data) and call forward and backward

@@ -83,18 +83,23 @@ def _probe_schedule(fn_name, steps, args, kwargs):
     return _np.array([float(fn(t, *args, **kwargs)) for t in range(steps)])
 
 
-def _probe_net_loss(P, X, y):
-    """Mean softmax cross-entropy of a tanh network and its gradients (plain numpy)."""
-    a = _np.tanh(X @ P["W1"] + P["b1"])
-    s = a @ P["W2"] + P["b2"]
+def _probe_softmax_ce(s, y):
+    """Mean softmax cross-entropy of the scores s for labels y, and its gradient with respect to s."""
     s = s - s.max(axis=1, keepdims=True)
     logp = s - _np.log(_np.exp(s).sum(axis=1, keepdims=True))
     m = len(y)
     ds = _np.exp(logp)
     ds[_np.arange(m), y] -= 1
     ds /= m
+    return float(-logp[_np.arange(m), y].mean()), ds
+
+
+def _probe_net_loss(P, X, y):
+    """Mean softmax cross-entropy of a tanh network and its gradients (plain numpy)."""
+    a = _np.tanh(X @ P["W1"] + P["b1"])
+    loss, ds = _probe_softmax_ce(a @ P["W2"] + P["b2"], y)
     da = (ds @ P["W2"].T) * (1 - a**2)
-    return float(-logp[_np.arange(m), y].mean()), {"W1": X.T @ da, "b1": da.sum(0), "W2": a.T @ ds, "b2": ds.sum(0)}
+    return loss, {"W1": X.T @ da, "b1": da.sum(0), "W2": a.T @ ds, "b2": ds.sum(0)}
 
 
 def _probe_accumulate(P, batches):
@@ -114,15 +119,9 @@ def _probe_accumulate(P, batches):
 
 def _probe_relu_net_loss(P, X, y):
     h = _np.maximum(X @ P["W1"] + P["b1"], 0.0)
-    s = h @ P["W2"] + P["b2"]
-    s = s - s.max(axis=1, keepdims=True)
-    logp = s - _np.log(_np.exp(s).sum(axis=1, keepdims=True))
-    m = len(y)
-    ds = _np.exp(logp)
-    ds[_np.arange(m), y] -= 1
-    ds /= m
+    loss, ds = _probe_softmax_ce(h @ P["W2"] + P["b2"], y)
     dh = (ds @ P["W2"].T) * (h > 0)
-    return float(-logp[_np.arange(m), y].mean()), {"W1": X.T @ dh, "b1": dh.sum(0), "W2": h.T @ ds, "b2": ds.sum(0)}
+    return loss, {"W1": X.T @ dh, "b1": dh.sum(0), "W2": h.T @ ds, "b2": ds.sum(0)}
 
 
 def _probe_train_adam(hidden, seed, lr, steps, batch_size, data_seed):

@@ -4,8 +4,8 @@ Each probe runs the student's code on inputs drawn for that student in a fresh i
 dlcourse.numpy_ref / dlcourse.torch_ref (and so the pretrained mini_vgg) cannot be imported: the
 networks are built there from plain arrays by SETUP (a VGG layout written with torch.nn only), and the
 results come back as plain arrays. The expected values are computed here, in the grader's process, with
-PyTorch in float64 and, where the course has the function, the course reference (conv_blocks,
-fine_tuning_param_groups, extract_features of the pretrained mini_vgg for the bounded probe run).
+PyTorch in float64 (the bounded probe run also uses the course's extract_features of the pretrained
+mini_vgg).
 Everything runs on the CPU: the probe interpreter is the grader's, which need not have a GPU.
 """
 

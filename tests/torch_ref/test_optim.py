@@ -43,10 +43,10 @@ def _problem(device, dtype, seed=0):
     return init, loss_fn
 
 
-def _make(cls, init, kwargs):
+def _make(cls, init, kwargs, **extra):
     params = [p.clone().requires_grad_() for p in init]
     groups = [{"params": params[:2]}, {"params": params[2:], "lr": kwargs["lr"] * 0.5}]
-    return params, cls(groups, **kwargs)
+    return params, cls(groups, **kwargs, **extra)
 
 
 def _tolerance(dtype):
@@ -130,21 +130,27 @@ def test_every_scheduler_drives_ours_like_torch(device, sched, name, kwargs):
             assert_close(a, b, rtol=1e-10, atol=1e-12, msg=lambda m: f"{name}+{sched} parameter {i}, step {step + 1}: {m}")
 
 
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("name,kwargs", CONFIGS[::2], ids=IDS[::2])
-def test_closure_is_evaluated_with_grad_and_its_loss_returned(device, name, kwargs):
-    init, loss_fn = _problem(device, torch.float64, seed=2)
-    pa, oa = _make(getattr(ours, name), init, kwargs)
-    pb, ob = _make(getattr(torch.optim, name), init, kwargs)
-    for _ in range(5):
+def _steps_with_closure(loss_fn, *runs, steps=5):
+    """Step every (params, optimizer) run ``steps`` times with a closure; yield each step's returned losses."""
+    for _ in range(steps):
         results = []
-        for params, opt in ((pa, oa), (pb, ob)):
+        for params, opt in runs:
             def closure(params=params, opt=opt):
                 opt.zero_grad()
                 loss = loss_fn(params)
                 loss.backward()
                 return loss
             results.append(opt.step(closure))
+        yield results
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name,kwargs", CONFIGS[::2], ids=IDS[::2])
+def test_closure_is_evaluated_with_grad_and_its_loss_returned(device, name, kwargs):
+    init, loss_fn = _problem(device, torch.float64, seed=2)
+    pa, oa = _make(getattr(ours, name), init, kwargs)
+    pb, ob = _make(getattr(torch.optim, name), init, kwargs)
+    for results in _steps_with_closure(loss_fn, (pa, oa), (pb, ob)):
         assert results[0] is not None and results[0].item() == pytest.approx(results[1].item(), rel=1e-12)
     for i, (a, b) in enumerate(zip(pa, pb)):
         assert_close(a, b, rtol=1e-10, atol=1e-12, msg=lambda m: f"{name} with closure, parameter {i}: {m}")
@@ -283,12 +289,6 @@ def _mixed_params(placement, seed=0):
             for (shape, dtype), dev in zip(specs, devices)]
 
 
-def _build(cls, init, kwargs, **extra):
-    params = [p.clone().requires_grad_() for p in init]
-    groups = [{"params": params[:2]}, {"params": params[2:], "lr": kwargs["lr"] * 0.5}]
-    return params, cls(groups, **kwargs, **extra)
-
-
 def _set_grads(params, step, seed=0):
     """Random upstream gradients plus a term in θ (so errors would feed back); some are missing.
 
@@ -322,11 +322,11 @@ def _assert_same(pa, oa, pb, ob, label):
 @pytest.mark.parametrize("name,kwargs", GRID, ids=GRID_IDS)
 def test_multi_tensor_path_equals_per_parameter_path_and_torch_foreach_and_for_loop(placement, name, kwargs):
     init = _mixed_params(placement)
-    pm, om = _build(getattr(ours, name), init, kwargs)
-    pl, ol = _build(getattr(ours, name), init, kwargs)
+    pm, om = _make(getattr(ours, name), init, kwargs)
+    pl, ol = _make(getattr(ours, name), init, kwargs)
     _force_path(om, True), _force_path(ol, False)
-    pf, of = _build(getattr(torch.optim, name), init, kwargs, foreach=True)
-    pt, ot = _build(getattr(torch.optim, name), init, kwargs, foreach=False)
+    pf, of = _make(getattr(torch.optim, name), init, kwargs, foreach=True)
+    pt, ot = _make(getattr(torch.optim, name), init, kwargs, foreach=False)
     runs = [("ours multi-tensor", pm, om), ("ours per-parameter", pl, ol),
             ("torch foreach", pf, of), ("torch for-loop", pt, ot)]
     for step in range(12):
@@ -361,17 +361,17 @@ def test_state_dict_round_trip_between_multi_tensor_and_per_parameter_paths(plac
     """Either path → state_dict → the other path (and torch foreach) continues exactly like the original."""
     for first, second in ((True, False), (False, True)):
         init = _mixed_params(placement, seed=4)
-        pa, oa = _build(getattr(ours, name), init, kwargs)
+        pa, oa = _make(getattr(ours, name), init, kwargs)
         _force_path(oa, first)
         for step in range(4):
             _set_grads(pa, step, seed=4)
             oa.step()
         snapshot = [p.detach().clone() for p in pa]
         saved = copy.deepcopy(oa.state_dict())
-        pc, oc = _build(getattr(ours, name), snapshot, kwargs)
+        pc, oc = _make(getattr(ours, name), snapshot, kwargs)
         _force_path(oc, second)
         oc.load_state_dict(copy.deepcopy(saved))
-        pt, ot = _build(getattr(torch.optim, name), snapshot, kwargs, foreach=True)
+        pt, ot = _make(getattr(torch.optim, name), snapshot, kwargs, foreach=True)
         ot.load_state_dict(copy.deepcopy(saved))
         for step in range(4, 9):
             for params, opt in ((pa, oa), (pc, oc), (pt, ot)):
@@ -387,20 +387,9 @@ def test_state_dict_round_trip_between_multi_tensor_and_per_parameter_paths(plac
 def test_multi_tensor_path_with_closure(device, name, kwargs):
     init, loss_fn = _problem(device, torch.float64, seed=5)
     pa, oa = _make(getattr(ours, name), init, kwargs)
-    pb, ob = _make(getattr(torch.optim, name), init, kwargs)
+    pb, ob = _make(getattr(torch.optim, name), init, kwargs, foreach=True)
     _force_path(oa, True)
-    ob.defaults["foreach"] = True
-    for group in ob.param_groups:
-        group["foreach"] = True
-    for _ in range(5):
-        results = []
-        for params, opt in ((pa, oa), (pb, ob)):
-            def closure(params=params, opt=opt):
-                opt.zero_grad()
-                loss = loss_fn(params)
-                loss.backward()
-                return loss
-            results.append(opt.step(closure))
+    for results in _steps_with_closure(loss_fn, (pa, oa), (pb, ob)):
         assert results[0].item() == pytest.approx(results[1].item(), rel=1e-12), "closure loss"
     for i, (a, b) in enumerate(zip(pa, pb)):
         assert_close(a, b, **F64, msg=lambda m, i=i: f"{name} multi-tensor with closure, parameter {i}: {m}")
