@@ -37,6 +37,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from dlcourse.grading.pipeline import format_table, grade
+    from dlcourse.grading.safe import console_text
 
     course = _course(args)
     from dlcourse.grading.sandbox import INSTALL_HINT, sandbox_status
@@ -53,7 +54,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     report = grade(
         args.assignment, course, jobs=args.jobs, timeout=args.timeout,
         cell_timeout=args.cell_timeout, memory_limit=memory, students=args.student, unsafe=args.unsafe,
-        progress=lambda r: print(f"  {r.student}: {r.status} ({r.seconds:.0f} s)", flush=True),
+        progress=lambda r: print(f"  {console_text(r.student, limit=40)}: {r.status} ({r.seconds:.0f} s)", flush=True),
     )
     if not report.results:
         print(f"no submissions found under {course / 'submitted'}/<student>/{args.assignment}/")

@@ -8,7 +8,7 @@ import pytest
 from course_fixtures import SANDBOXED
 from dlcourse.grading.probe_runner import decode, encode
 from dlcourse.grading.probes import Name, Probe, ProbeSpec, judge, run_probes
-from dlcourse.grading.sandbox import Sandbox
+from dlcourse.grading.sandbox import Sandbox, identities
 from dlcourse.grading.screen import screen_source
 from dlcourse.numpy_ref import functional as F
 
@@ -95,7 +95,7 @@ def test_in_the_sandbox_the_reference_files_and_the_course_are_invisible(tmp_pat
             f"    ref = os.path.join(os.path.dirname(dlcourse.__file__), 'numpy_ref', 'functional.py')\n"
             f"    return [os.path.exists(ref), os.path.exists({str(course / 'solutions' / 'secret.txt')!r}), "
             "os.path.exists(os.getcwd())]")
-    verdict = _verdict([code], probes=(probe,), sandbox=Sandbox(course, workdir=work))
+    verdict = _verdict([code], probes=(probe,), sandbox=Sandbox(work, identity=identities(1)[0]))
     assert not verdict.failures, verdict.failures
 
 

@@ -17,7 +17,7 @@ def test_gpu_devices_finds_nvidia_device_files_only(tmp_path):
 
 def test_sandbox_binds_gpu_devices_when_present(tmp_path, monkeypatch):
     monkeypatch.setattr(sandbox, "bwrap_executable", lambda: "/usr/bin/bwrap")
-    box = Sandbox(tmp_path / "course", workdir=tmp_path / "work")
+    box = Sandbox(tmp_path / "work")
     monkeypatch.setattr(sandbox, "gpu_devices", lambda: [])
     assert "--dev-bind" not in box.argv(["true"])
     monkeypatch.setattr(sandbox, "gpu_devices", lambda: [tmp_path / "nvidia0", tmp_path / "nvidiactl"])

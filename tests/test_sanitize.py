@@ -105,3 +105,59 @@ def test_stage_reports_unreadable_and_missing_notebooks(tmp_path):
     assert "not a text file" in stage_submission(broken, tmp_path / "s2", release_dir).problem
     (broken / "tiny.ipynb").write_text('{"cells": 3}')
     assert "JSON but not a notebook" in stage_submission(broken, tmp_path / "s3", release_dir).problem
+
+
+# ---- the submission folder is untrusted: only regular files, never through a link ---------------
+
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from dlcourse.grading.sanitize import check_student_id, read_regular_file  # noqa: E402
+
+
+def test_read_regular_file_refuses_links_fifos_hard_links_and_big_files(tmp_path):
+    plain = tmp_path / "plain.ipynb"
+    plain.write_bytes(b"{}")
+    assert read_regular_file(plain, limit=10) == b"{}"
+    (tmp_path / "link.ipynb").symlink_to(plain)
+    os.mkfifo(tmp_path / "fifo.ipynb")
+    other = tmp_path / "elsewhere.ipynb"
+    other.write_bytes(b"{}")
+    os.link(other, tmp_path / "hard.ipynb")
+    (tmp_path / "big.ipynb").write_bytes(b"x" * 11)
+    for name, says in [("link.ipynb", "symbolic link"), ("fifo.ipynb", "not a regular file"),
+                       ("hard.ipynb", "hard link"), ("big.ipynb", "MiB allowed"), ("missing.ipynb", "cannot be read")]:
+        with pytest.raises(OSError, match=says):
+            read_regular_file(tmp_path / name, limit=10)
+
+
+@pytest.mark.parametrize("name", ["alice", "a.b-c_d@uni+1", "42", "x" * 64])
+def test_ordinary_student_ids_are_accepted(name):
+    assert check_student_id(name) is None
+
+
+@pytest.mark.parametrize("name", ["?????", "*", "[ab]", "-rf", ".hidden", "a b", "a\nb", "a\x1b[2J", "=1+1", "+x", "@x",
+                                  "x" * 65, "", "é", "a/b", "$(id)"])
+def test_hostile_student_ids_are_refused_with_a_reason(name):
+    assert "not a valid student id" in check_student_id(name)
+
+
+def test_a_submission_whose_notebook_is_a_link_is_refused_not_followed(tmp_path):
+    release_dir = tmp_path / "release"
+    release_dir.mkdir()
+    nbformat.write(_release(), release_dir / "tiny.ipynb")
+    secret = tmp_path / "instructor.ipynb"
+    nbformat.write(tiny_source_notebook(), secret)
+    submitted = tmp_path / "submitted"
+    submitted.mkdir()
+    (submitted / "tiny.ipynb").symlink_to(secret)
+    staged = stage_submission(submitted, tmp_path / "staged", release_dir)
+    assert staged.problem and "symbolic link" in staged.problem
+    assert not list((tmp_path / "staged").iterdir()), "nothing may be staged from a link"
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    (deep / "tiny.ipynb").write_text("[" * 100_000 + "]" * 100_000)
+    assert "too deeply" in stage_submission(deep, tmp_path / "staged2", release_dir).problem
+    assert Path(tmp_path / "staged2").is_dir()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -37,10 +38,21 @@ from dlcourse.course import (
 )
 from dlcourse.grading.cases import STUDENT_ENV
 from dlcourse.grading.execute import KERNEL_DIED, KERNEL_HUNG
+from dlcourse.grading.kernel import RUNTIME_ENV, SANDBOX_ENV
 from dlcourse.grading.manual import restore_manual_grades, save_manual_grades
 from dlcourse.grading.probes import PROBES_FILE, apply_verdict, verify
-from dlcourse.grading.sandbox import INSTALL_HINT, Sandbox, gpu_devices, sandbox_status
-from dlcourse.grading.sanitize import stage_submission
+from dlcourse.grading.safe import console_text, csv_cell, sanitize_notebook
+from dlcourse.grading.sandbox import (
+    INSTALL_HINT,
+    Identity,
+    Sandbox,
+    SandboxLimits,
+    gpu_devices,
+    identities,
+    private_folder,
+    sandbox_status,
+)
+from dlcourse.grading.sanitize import check_student_id, read_regular_file, stage_submission
 from dlcourse.grading.screen import screen_submission
 
 #: nbgrader's CSV export columns, in its order (``nbgrader export``).
@@ -55,6 +67,9 @@ LOG_DIR = Path(".dlcourse") / "logs"
 STAGED_DIR = Path(".dlcourse") / "staged"
 DEFAULT_STUDENT_TIMEOUT = 1800.0
 DEFAULT_MEMORY_LIMIT = 8 * 1024**3  # address space per kernel; torch alone maps about 3.6 GB
+FEEDBACK_MIN_SECONDS = 20.0  # feedback is the grader's own work on a sanitized notebook: seconds, whatever is left
+MAX_GRADED_NOTEBOOK_BYTES = 256 * 2**20
+REPORT_MESSAGE_LIMIT = 1000  # characters of a report line's message (cut at a word, never mid-word)
 
 
 def nbgrader_env(student: str | None = None) -> dict[str, str]:
@@ -218,12 +233,31 @@ class GradeReport:
         return self.course_dir / REPORT_FILE
 
 
-def list_submissions(course_dir: Path, assignment: str) -> list[str]:
-    """Student ids that have a ``submitted/<student>/<assignment>/`` folder."""
+def list_submissions(course_dir: Path, assignment: str) -> tuple[list[str], dict[str, str]]:
+    """The submissions of ``assignment``: ``(valid student ids, {folder name: why it is refused})``.
+
+    A submission is a real folder ``submitted/<student>/<assignment>/`` (links are never followed).
+    The folder name must be a valid student id (see :func:`check_student_id`): it is handed to
+    nbgrader, which reads ``--student`` as a glob pattern.
+    """
     root = course_dir / SUBMITTED_DIR
+    valid: list[str] = []
+    refused: dict[str, str] = {}
     if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / assignment).is_dir() and not p.name.startswith("."))
+        return valid, refused
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        inner = Path(entry.path) / assignment
+        if entry.is_symlink():
+            refused[entry.name] = "is a link, not a folder (links are never followed)"
+        elif not entry.is_dir(follow_symlinks=False) or not os.path.lexists(inner):
+            continue  # not a student folder, or this student did not hand in this assignment
+        elif (why := check_student_id(entry.name)) is not None:
+            refused[entry.name] = why
+        elif inner.is_symlink() or not inner.is_dir():
+            refused[entry.name] = f"its {assignment} is not a folder (a link or a file)"
+        else:
+            valid.append(entry.name)
+    return valid, refused
 
 
 def _failure_reason(result: ProcessResult, limit: float) -> str:
@@ -240,11 +274,12 @@ def _failure_reason(result: ProcessResult, limit: float) -> str:
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one student's grading run (inherited by its kernel)."""
+    """Resource limits of one student's grading run: time, the kernel's memory, the sandbox's bounds."""
 
-    wall_seconds: float = DEFAULT_STUDENT_TIMEOUT
+    wall_seconds: float = DEFAULT_STUDENT_TIMEOUT  # the whole grading of one student, probes and feedback included
     cell_seconds: int | None = None  # None: nbgrader_config.py's Execute.timeout
     memory_bytes: int | None = DEFAULT_MEMORY_LIMIT
+    sandbox: SandboxLimits = SandboxLimits()
 
     def preexec(self) -> Callable[[], None]:
         # CUDA reserves far more address space than any useful RLIMIT_AS at start-up: on a machine
@@ -262,12 +297,25 @@ class Limits:
         return apply
 
 
+@dataclass
+class _Budget:
+    """The time left of one student's ``--timeout``."""
+
+    seconds: float
+    start: float = field(default_factory=time.monotonic)
+
+    def left(self, floor: float = 0.0) -> float:
+        return max(floor, self.seconds - (time.monotonic() - self.start))
+
+
 def _forget_previous_run(course_dir: Path, assignment: str, student: str, db_url: str) -> None:
     """Remove a previous grading of this student so no stale grade can survive a failed re-grade."""
     from nbgrader.api import Gradebook, MissingEntry
 
     for folder in (course_dir / "autograded" / student / assignment, course_dir / "feedback" / student / assignment):
-        if folder.exists():
+        if folder.is_symlink():
+            folder.unlink()
+        elif folder.exists():
             shutil.rmtree(folder)
     with Gradebook(db_url) as gb:
         try:
@@ -276,12 +324,25 @@ def _forget_previous_run(course_dir: Path, assignment: str, student: str, db_url
             pass
 
 
-def _cell_incidents(course_dir: Path, assignment: str, student: str) -> list[str]:
+def _graded_notebooks(workdir: Path, names: list[str]) -> list[Path]:
+    """The autograded notebooks nbgrader wrote for the staged ``names``: regular files only, never a link."""
+    found = []
+    for name in names:
+        path = workdir / name
+        try:
+            read_regular_file(path, limit=MAX_GRADED_NOTEBOOK_BYTES)
+        except OSError:
+            continue
+        found.append(path)
+    return found
+
+
+def _cell_incidents(notebooks: list[Path]) -> list[str]:
     """Cells of the autograded notebooks whose kernel died, hung or timed out, in words."""
     words = {KERNEL_DIED: "the kernel died in", KERNEL_HUNG: "the kernel hung in",
              "CellTimeoutError": "timed out:", "MemoryError": "ran out of memory in"}
     incidents = []
-    for path in sorted((course_dir / "autograded" / student / assignment).glob("*.ipynb")):
+    for path in notebooks:
         try:
             nb = nbformat.read(path, as_version=4)
         except Exception:  # noqa: BLE001
@@ -296,46 +357,70 @@ def _cell_incidents(course_dir: Path, assignment: str, student: str) -> list[str
     return incidents
 
 
+def _make_safe_to_render(notebooks: list[Path]) -> None:
+    """Strip active content from the autograded notebooks: formgrader and feedback render them as HTML."""
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        sanitize_notebook(nb)
+        nbformat.write(nb, path)
+
+
 def grade_student(
     course_dir: Path, assignment: str, student: str, *,
     release_dir: Path, db_url: str, limits: Limits = Limits(), sandbox: bool = True,
+    identity: Identity | None = None,
 ) -> StudentResult:
     """Stage, autograde, verify and write feedback for one submission; never raises for a bad submission.
 
-    With ``sandbox``, the kernel and the probe runner run in bubblewrap (see
-    :mod:`dlcourse.grading.sandbox`); the probes of the assignment, if it has any, then
-    re-check every exercise out of process and override nbgrader where they disagree.
+    Everything of one student, probes and feedback included, runs within ``limits.wall_seconds``.
+    With ``sandbox``, the kernel and the probe runner run in bubblewrap as ``identity`` (see
+    :mod:`dlcourse.grading.sandbox`); the probes of the assignment, if it has any, then re-check
+    every exercise out of process and override nbgrader where they disagree.
     """
-    start = time.monotonic()
+    budget = _Budget(limits.wall_seconds)
+    try:
+        return _grade_student(course_dir, assignment, student, release_dir=release_dir, db_url=db_url,
+                              limits=limits, sandbox=sandbox, identity=identity, budget=budget)
+    except Exception as exc:  # noqa: BLE001 - one student's failure is that student's row, never the batch's
+        return StudentResult(student, "error", seconds=time.monotonic() - budget.start,
+                             message=f"grading failed: {type(exc).__name__}: {exc}")
+
+
+def _grade_student(course_dir: Path, assignment: str, student: str, *, release_dir: Path, db_url: str,
+                   limits: Limits, sandbox: bool, identity: Identity | None, budget: _Budget) -> StudentResult:
     manual = save_manual_grades(db_url, assignment, student, course_dir / "autograded" / student / assignment)
     _forget_previous_run(course_dir, assignment, student, db_url)
     submitted = course_dir / SUBMITTED_DIR / student / assignment
-    staged = stage_submission(submitted, course_dir / STAGED_DIR / student / assignment, release_dir)
-    review = screen_submission(course_dir / STAGED_DIR / student / assignment)
+    staged_dir = course_dir / STAGED_DIR / student / assignment
+    staged = stage_submission(submitted, staged_dir, release_dir)
+    review = screen_submission(staged_dir)
     if staged.problem is not None:
-        return StudentResult(student, "error", message="; ".join([staged.problem, *staged.notes]), review=review)
+        return StudentResult(student, "error", message="; ".join([staged.problem, *staged.notes]), review=review,
+                             seconds=time.monotonic() - budget.start)
     logs = course_dir / LOG_DIR / assignment
     workdir = course_dir / "autograded" / student / assignment
     args = ["autograde", assignment, f"--student={student}", "--force",
             f"--CourseDirectory.submitted_directory={STAGED_DIR.as_posix()}"]
     if limits.cell_seconds:
         args.append(f"--Execute.timeout={int(limits.cell_seconds)}")
-    with tempfile.TemporaryDirectory(prefix="dlk-", dir="/tmp") as ipc:  # short: Unix socket paths are limited
-        extra_env = {}
+    runtime = private_folder("dlk-")  # short: Unix socket paths are limited to 107 bytes
+    try:
+        extra_env = {"JUPYTER_RUNTIME_DIR": str(runtime), "TMPDIR": str(runtime)}
         if sandbox:
-            box = Sandbox(course_dir, workdir=workdir, student=student, extra_writable=[Path(ipc)])
-            kernel = box.write_kernelspec(Path(ipc))
-            args += [f"--Execute.kernel_name={kernel}", "--KernelManager.transport=ipc",
-                     f"--KernelManager.ip={ipc}/kernel"]
-            # the connection file is made with mkstemp: keep it where the sandbox can read it
-            extra_env = {"JUPYTER_PATH": ipc, "JUPYTER_RUNTIME_DIR": ipc, "TMPDIR": ipc}
-        auto = run_nbgrader(args, course_dir, student=student, timeout=limits.wall_seconds,
+            box = Sandbox(workdir, student=student, identity=identity, limits=limits.sandbox)
+            args.append("--Execute.kernel_manager_class=dlcourse.grading.kernel.SandboxedKernelManager")
+            extra_env.update({SANDBOX_ENV: box.to_json(), RUNTIME_ENV: str(runtime)})
+        auto = run_nbgrader(args, course_dir, student=student, timeout=budget.left(1.0),
                             log_path=logs / f"{student}.autograde.log", preexec=limits.preexec(), extra_env=extra_env)
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
     if not auto.ok:
-        return StudentResult(student, "error", seconds=time.monotonic() - start, review=review,
+        return StudentResult(student, "error", seconds=time.monotonic() - budget.start, review=review,
                              message="; ".join([_failure_reason(auto, limits.wall_seconds), *staged.notes]))
-    notes = _cell_incidents(course_dir, assignment, student)
-    notes += _verify_with_probes(course_dir, assignment, student, workdir, db_url, limits, sandbox)
+    graded = _graded_notebooks(workdir, staged.notebooks)
+    _make_safe_to_render(graded)
+    notes = _cell_incidents(graded)
+    notes += _verify_with_probes(course_dir, assignment, student, graded, db_url, limits, sandbox, identity, budget)
     if manual:
         kept = restore_manual_grades(db_url, assignment, student, workdir, manual)
         if kept:
@@ -345,28 +430,24 @@ def grade_student(
     notes += staged.notes
     feedback = run_nbgrader(
         ["generate_feedback", assignment, f"--student={student}", "--force"],
-        course_dir, student=student, timeout=limits.wall_seconds, log_path=logs / f"{student}.feedback.log",
+        course_dir, student=student, timeout=budget.left(FEEDBACK_MIN_SECONDS),
+        log_path=logs / f"{student}.feedback.log",
     )
     if not feedback.ok:
         notes.append("feedback could not be generated: " + _failure_reason(feedback, limits.wall_seconds))
-    return StudentResult(student, "graded", notes=notes, seconds=time.monotonic() - start, review=review)
+    return StudentResult(student, "graded", notes=notes, seconds=time.monotonic() - budget.start, review=review)
 
 
-def _verify_with_probes(course_dir: Path, assignment: str, student: str, workdir: Path, db_url: str,
-                        limits: Limits, sandbox: bool) -> list[str]:
+def _verify_with_probes(course_dir: Path, assignment: str, student: str, notebooks: list[Path], db_url: str,
+                        limits: Limits, sandbox: bool, identity: Identity | None, budget: _Budget) -> list[str]:
     """Run the assignment's probes for one student and apply the verdict; return report notes."""
     source_dir = course_dir / SOURCE_DIR / assignment
     if not (source_dir / PROBES_FILE).is_file():
         return []
-    notebooks = sorted(workdir.glob("*.ipynb"))
-    scratch = course_dir / ".dlcourse" / "probe" / student
-    if scratch.exists():
-        shutil.rmtree(scratch)
-    scratch.mkdir(parents=True)
-    box = Sandbox(course_dir, workdir=scratch) if sandbox else None
-    verdict = verify(source_dir, notebooks, student, sandbox=box, timeout=limits.wall_seconds,
+    workdir = course_dir / "autograded" / student / assignment
+    box = Sandbox(workdir, student=student, identity=identity, limits=limits.sandbox) if sandbox else None
+    verdict = verify(source_dir, notebooks, student, sandbox=box, timeout=budget.left(1.0),
                      preexec=limits.preexec())
-    shutil.rmtree(scratch, ignore_errors=True)
     overridden, to_review = apply_verdict(db_url, assignment, student, verdict)
     notes = []
     if verdict.problem:
@@ -464,19 +545,27 @@ def grade(
         raise CourseError(f"the grading sandbox is unavailable ({why}): {INSTALL_HINT}")
     db_url = course_db_url(course)
     limits = Limits(wall_seconds=timeout, cell_seconds=cell_timeout, memory_bytes=memory_limit)
-    available = list_submissions(course, assignment)
+    available, refused = list_submissions(course, assignment)
     if students is not None:
         wanted = list(dict.fromkeys(students))
-        unknown = [s for s in wanted if s not in available]
+        unknown = [s for s in wanted if s not in available and s not in refused]
         if unknown:
-            raise CourseError(f"no submission of {assignment} for: {', '.join(unknown)}")
-        available = wanted
+            raise CourseError(f"no submission of {assignment} for: {', '.join(console_text(s) for s in unknown)}")
+        available = [s for s in wanted if s in available]
+        refused = {s: why for s, why in refused.items() if s in wanted}
+    slots: queue.SimpleQueue[Identity | None] = queue.SimpleQueue()
+    for ident in identities(jobs):  # one sandbox user per concurrent student: the process cap is per user
+        slots.put(ident)
     with tempfile.TemporaryDirectory(prefix="dlcourse-release-") as scratch:
         release_dir = generate_release(course, assignment, scratch)
 
         def one(student: str) -> StudentResult:
-            res = grade_student(course, assignment, student, release_dir=release_dir, db_url=db_url,
-                                limits=limits, sandbox=sandboxed)
+            ident = slots.get()
+            try:
+                res = grade_student(course, assignment, student, release_dir=release_dir, db_url=db_url,
+                                    limits=limits, sandbox=sandboxed, identity=ident)
+            finally:
+                slots.put(ident)
             if not sandboxed:
                 if res.status == "error":
                     res.message += "; UNSAFE: graded without a sandbox"
@@ -488,6 +577,11 @@ def grade(
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             results = list(pool.map(one, available))
+    for name, why in refused.items():
+        res = StudentResult(name, "error", message=f"not graded: the submission folder {name!r} {why}")
+        results.append(res)
+        if progress is not None:
+            progress(res)
     max_score, manual_max = _read_scores(db_url, assignment, results)
     report = GradeReport(assignment, course, max_score, results, manual_max_score=manual_max)
     write_grades(report)
@@ -501,16 +595,16 @@ def write_grades(report: GradeReport) -> None:
     """
     grades = [{
         "assignment": report.assignment, "duedate": "", "timestamp": res.timestamp,
-        "student_id": res.student, "last_name": "", "first_name": "", "email": "",
+        "student_id": csv_cell(res.student), "last_name": "", "first_name": "", "email": "",
         "raw_score": _fmt(res.score), "late_submission_penalty": "0.0",
         "score": _fmt(res.score), "max_score": _fmt(report.max_score),
     } for res in report.results]
     lines = [{
-        "assignment": report.assignment, "student_id": res.student, "status": res.status,
-        "score": _fmt(res.score), "max_score": _fmt(report.max_score),
-        "seconds": f"{res.seconds:.1f}", "message": res.message, "review": res.review,
+        "assignment": report.assignment, "student_id": csv_cell(res.student), "status": res.status,
+        "score": _fmt(res.score), "max_score": _fmt(report.max_score), "seconds": f"{res.seconds:.1f}",
+        "message": csv_cell(res.message, limit=REPORT_MESSAGE_LIMIT), "review": csv_cell(res.review),
     } for res in report.results]
-    graded = {res.student for res in report.results}
+    graded = {csv_cell(res.student) for res in report.results}
     _update_csv(report.grades_csv, GRADES_COLUMNS, report.assignment, graded, grades)
     _update_csv(report.report_csv, REPORT_COLUMNS, report.assignment, graded, lines)
 
@@ -531,7 +625,8 @@ def _update_csv(path: Path, columns: list[str], assignment: str, students: set[s
 
 def format_table(report: GradeReport) -> str:
     """A plain-text score table for the terminal."""
-    rows = [(r.student, f"{_fmt(r.score)} / {_fmt(report.max_score)}", r.status, r.message) for r in report.results]
+    rows = [(console_text(r.student, limit=40), f"{_fmt(r.score)} / {_fmt(report.max_score)}", r.status,
+             console_text(r.message, limit=REPORT_MESSAGE_LIMIT)) for r in report.results]
     header = ("student", "score", "status", "message")
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header[:3])]
     lines = [f"{report.assignment}: {len(rows)} submission(s)"]

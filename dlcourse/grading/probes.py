@@ -29,8 +29,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import selectors
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -41,9 +45,11 @@ import numpy as np
 from dlcourse.grading.cases import student_rng
 from dlcourse.grading.checks import assert_close
 from dlcourse.grading.execute import KERNEL_DIED, KERNEL_HUNG
-from dlcourse.grading.probe_runner import MARKER, decode, encode
+from dlcourse.grading.probe_wire import MAX_BYTES, WireError, check_output, decode, encode, unpack
 
 PROBES_FILE = "probes.py"
+RUNNER = Path(__file__).with_name("probe_runner.py")  # run as a file: see probe_runner
+GRACE_SECONDS = 5  # after the budget, the runner is killed with everything it started
 DEFAULT_FORBIDDEN = ("dlcourse.numpy_ref", "dlcourse.torch_ref")
 # cells that killed or hung the kernel (or timed out) in nbgrader are not run again
 LOST_CELL_ERRORS = {KERNEL_DIED, KERNEL_HUNG, "CellTimeoutError"}
@@ -181,7 +187,11 @@ def run_probes(
     timeout: float = 900,
     preexec: Callable[[], None] | None = None,
 ) -> tuple[dict[str, dict], tuple, str | None]:
-    """Run the student's cells and the probe calls in a fresh interpreter.
+    """Run the student's cells and the probe calls out of process (see :mod:`dlcourse.grading.probe_runner`).
+
+    ``timeout`` is the whole budget of the run: the runner stops the student's code within it,
+    and is killed with everything it started ``GRACE_SECONDS`` later. Nothing the student's
+    code does makes this raise: a run without a readable result returns a problem instead.
 
     Returns ``(results by probe name, the inputs drawn, a problem or None)``.
     """
@@ -198,23 +208,78 @@ def run_probes(
             calls[-1]["forbid"] = list(probe.forbid)
     hidden = forbidden_dirs(spec.forbidden)
     request = {"cells": cells, "setup": spec.setup, "calls": calls, "call_timeout": spec.call_timeout,
-               "forbidden_modules": list(spec.forbidden), "forbidden_dirs": [str(d) + "/" for d in hidden]}
-    command = [sys.executable, "-I", "-m", "dlcourse.grading.probe_runner"]
+               "forbidden_modules": list(spec.forbidden), "forbidden_dirs": [str(d) + "/" for d in hidden],
+               "budget": timeout, "max_bytes": MAX_BYTES, "private_pid_namespace": sandbox is not None}
+    command = [sys.executable, "-I", str(RUNNER)]
     if sandbox is not None:
         sandbox.hidden = [*sandbox.hidden, *[d for d in hidden if d.is_dir()]]
         command = sandbox.argv(command)
+    # the values are within MAX_BYTES; each call's error and the problem add at most ~64 KiB of JSON
+    cap = MAX_BYTES + 2**16 * (len(calls) + 1)
+    output, problem = _collect(command, json.dumps(request).encode(), timeout + GRACE_SECONDS, cap,
+                               preexec=preexec, cwd="/" if sandbox is not None else None)
+    if problem is not None:
+        return {}, inputs, problem
     try:
-        proc = subprocess.run(command, input=json.dumps(request), capture_output=True, text=True,
-                              timeout=timeout, errors="replace", preexec_fn=preexec, start_new_session=True,
-                              cwd=str(sandbox.workdir) if sandbox is not None else None)
-    except subprocess.TimeoutExpired:
-        return {}, inputs, f"the probe run did not finish within {timeout:.0f} s"
-    text = proc.stdout
-    if MARKER not in text:
-        tail = (proc.stderr or "").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-        return {}, inputs, f"the student's code ended the probe run early ({tail[0][:200]})"
-    payload = json.loads(text.rsplit(MARKER, 1)[1].strip().splitlines()[0])
-    return payload["results"], inputs, None
+        results, problem = check_output(unpack(output), inputs)
+    except WireError as exc:
+        return {}, inputs, f"the probe run's output could not be read: {exc}"
+    return results, inputs, problem
+
+
+def _collect(command: list[str], data: bytes, seconds: float, cap: int, *,
+             preexec: Callable[[], None] | None, cwd: str | None) -> tuple[bytes, str | None]:
+    """Run ``command`` with ``data`` on stdin; ``(its stdout, None)``, or ``(b"", why there is nothing to read)``.
+
+    Kills the command's whole process group after ``seconds`` or once it wrote more than ``cap`` bytes.
+    """
+    deadline = time.monotonic() + seconds
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=preexec, start_new_session=True, cwd=cwd)
+    out, err, problem = bytearray(), bytearray(), None
+    try:
+        with selectors.DefaultSelector() as selector:
+            os.set_blocking(proc.stdin.fileno(), False)
+            selector.register(proc.stdin, selectors.EVENT_WRITE)
+            selector.register(proc.stdout, selectors.EVENT_READ)
+            selector.register(proc.stderr, selectors.EVENT_READ)
+            pending = memoryview(data)
+            while selector.get_map() and problem is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    problem = f"the probe run did not finish within {seconds:.0f} s"
+                    break
+                for key, _ in selector.select(left):
+                    if key.fileobj is proc.stdin:
+                        try:
+                            pending = pending[os.write(key.fd, pending[:2**16]):]
+                        except BrokenPipeError:  # it ended without reading everything: its output says why
+                            pending = pending[:0]
+                        if not pending:
+                            selector.unregister(proc.stdin)
+                            proc.stdin.close()
+                        continue
+                    chunk = os.read(key.fd, 2**16)
+                    if not chunk:
+                        selector.unregister(key.fileobj)
+                    elif key.fileobj is proc.stderr:
+                        err = (err + chunk)[-2000:]
+                    elif len(out) + len(chunk) > cap:
+                        problem = f"the probe run wrote more than {cap} bytes"
+                    else:
+                        out += chunk
+    finally:
+        try:  # the whole group, before reaping (the group's id stays ours until then)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            pipe.close()
+    if problem is None and not out:
+        tail = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        problem = f"the probe run ended without a result ({tail[0][:200]})"
+    return (b"", problem) if problem is not None else (bytes(out), None)
 
 
 def judge(spec: ProbeSpec, results: dict[str, dict], inputs: dict, problem: str | None) -> Verdict:
@@ -240,7 +305,10 @@ def _judge_one(probe: Probe, result: dict | None, args: tuple, kwargs: dict) -> 
         return "no result"
     if not result.get("ok"):
         return result.get("error", "failed")
-    value = decode(result["value"])
+    try:
+        value = decode(result["value"])  # checked once when read: this check is defence in depth
+    except Exception as exc:  # noqa: BLE001 - an unreadable result fails its probe, never the batch
+        return f"the probe result could not be read: {exc}"
     try:
         if probe.select is not None:
             value = probe.select(value)

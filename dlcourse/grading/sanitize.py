@@ -18,18 +18,76 @@ folder that nbgrader grades instead of ``submitted/``:
 
 Student code is never dropped: a cell that loses its metadata still runs as plain code.
 Every repair is reported in words, for the grading report.
+
+The submission folder is untrusted input: only regular files are read, never through a link
+(a notebook that is a symbolic link, a hard link to another file, a FIFO or a device is
+refused with the reason), and only up to a size limit. The staged copy carries no outputs and
+nothing active: markdown is neutralised for the HTML views (see
+:func:`dlcourse.grading.safe.sanitize_notebook`).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
+import re
 import shutil
+import stat
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from dlcourse.grading.safe import sanitize_notebook
+
+MAX_NOTEBOOK_BYTES = 64 * 2**20
+MAX_TIMESTAMP_BYTES = 1024
+#: A student id: a letter or digit, then letters, digits and ``._-@+`` (nbgrader globs ``--student``).
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
+
+
+def check_student_id(name: str) -> str | None:
+    """Why ``name`` cannot be a student id (for the report), or None when it can."""
+    if STUDENT_ID.fullmatch(name):
+        return None
+    return ("is not a valid student id (1 to 64 letters, digits and . _ - @ +, starting with a letter or a digit; "
+            "ids are handed to nbgrader, which reads them as patterns)")
+
+
+def read_regular_file(path: Path, *, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file with one link and at most ``limit`` bytes.
+
+    Never follows a symbolic link (``O_NOFOLLOW``), never blocks on a FIFO (``O_NONBLOCK``),
+    and checks the opened file itself, so a swap between the check and the read changes nothing.
+
+    Raises:
+        OSError: with a reason a student can act on.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise OSError(f"{path.name} is a symbolic link (links are never followed)") from None
+        raise OSError(f"{path.name} cannot be read ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path.name} is not a regular file (a FIFO, device, socket or folder)")
+        if info.st_nlink != 1:
+            raise OSError(f"{path.name} is a hard link to another file ({info.st_nlink} names)")
+        if info.st_size > limit:
+            raise OSError(f"{path.name} is {info.st_size / 2**20:.1f} MiB, more than the {limit / 2**20:.0f} MiB allowed")
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise OSError(f"{path.name} is more than the {limit / 2**20:.0f} MiB allowed")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -38,6 +96,7 @@ class StagedSubmission:
 
     problem: str | None = None
     notes: list[str] = field(default_factory=list)
+    notebooks: list[str] = field(default_factory=list)  # names of the notebooks staged
 
 
 def _nbgrader_meta(cell) -> dict | None:
@@ -60,7 +119,9 @@ def read_notebook_text(path: Path) -> tuple[dict | None, str | None]:
     """Parse a submitted notebook; return ``(notebook, None)`` or ``(None, reason)``."""
     name = path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_file(path, limit=MAX_NOTEBOOK_BYTES).decode("utf-8")
+    except OSError as exc:
+        return None, str(exc)
     except UnicodeDecodeError:
         return None, f"{name} is not a text file (not UTF-8), so it cannot be a notebook"
     try:
@@ -68,6 +129,8 @@ def read_notebook_text(path: Path) -> tuple[dict | None, str | None]:
     except json.JSONDecodeError as exc:
         return None, (f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
                       "the file is truncated or corrupted")
+    except RecursionError:
+        return None, f"{name} nests its JSON too deeply to be a notebook"
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
         return None, f"{name} is JSON but not a notebook (no list of cells)"
     try:
@@ -219,7 +282,21 @@ def stage_submission(submitted: Path, staged: Path, release_dir: Path) -> Staged
     staged.mkdir(parents=True)
     releases = {p.name: nbformat.read(p, as_version=4) for p in sorted(release_dir.glob("*.ipynb"))}
     expected = {name: {g for c in nb.cells if (g := _grade_id(c))} for name, nb in releases.items()}
-    found = sorted(p for p in submitted.glob("*.ipynb") if p.is_file())
+    if submitted.is_symlink() or not submitted.is_dir():
+        result.problem = "the submission folder is a link or not a folder (links are never followed)"
+        return result
+    entries = sorted(os.scandir(submitted), key=lambda e: e.name)
+    special = [e.name for e in entries if e.name.endswith(".ipynb") and not _is_plain_file(e)]
+    if special:
+        reasons = []
+        for name in special[:3]:
+            try:
+                read_regular_file(submitted / name, limit=MAX_NOTEBOOK_BYTES)
+            except OSError as exc:
+                reasons.append(str(exc))
+        result.problem = "refused: " + "; ".join(reasons or special)
+        return result
+    found = [Path(e.path) for e in entries if e.name.endswith(".ipynb")]
     chosen, notes = _match_notebooks(expected, found)
     result.notes.extend(notes)
     if not chosen:
@@ -232,19 +309,30 @@ def stage_submission(submitted: Path, staged: Path, release_dir: Path) -> Staged
             result.problem = reason
             return result
         result.notes.extend(repair_notebook(nb, releases[name]))
+        for cell in nb.cells:  # the grading run makes its own outputs; forged ones are never shown
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        sanitize_notebook(nb)
         nbformat.write(nb, staged / name)
+        result.notebooks.append(name)
     for name in expected:
         if name not in chosen:
             result.notes.append(f"{name} is missing: its tests score 0")
-    others = sorted(p.name for p in submitted.iterdir() if p.suffix != ".ipynb" and p.name != "timestamp.txt")
+    others = [e.name for e in entries if not e.name.endswith(".ipynb") and e.name != "timestamp.txt"]
     if others:
         shown = ", ".join(others[:5]) + (" ..." if len(others) > 5 else "")
         result.notes.append(f"ignored {len(others)} file(s) beside the notebook: {shown}")
     stamp = submitted / "timestamp.txt"
-    if stamp.is_file():
+    if os.path.lexists(stamp):
         try:
-            parse_utc(stamp.read_text().strip())
-            shutil.copy2(stamp, staged / "timestamp.txt")
-        except Exception:  # noqa: BLE001
+            text = read_regular_file(stamp, limit=MAX_TIMESTAMP_BYTES).decode("utf-8").strip()
+            parse_utc(text)
+            (staged / "timestamp.txt").write_text(text + "\n")
+        except Exception:  # noqa: BLE001 - links, FIFOs, garbage: the timestamp is ignored, not followed
             result.notes.append("ignored an unreadable timestamp.txt")
     return result
+
+
+def _is_plain_file(entry: os.DirEntry) -> bool:
+    """A regular file that is no link (lstat): the only kind of entry a submission's notebook may be."""
+    return not entry.is_symlink() and entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_nlink == 1

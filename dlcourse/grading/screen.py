@@ -64,7 +64,7 @@ def screen_source(source: str) -> set[str]:
             found.add(label)
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # unparsable or pathological: nothing to walk
         return found
     aliases = _module_aliases(tree)
     for node in ast.walk(tree):
