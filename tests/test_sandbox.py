@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from course_fixtures import REPO, SANDBOXED
-from dlcourse.grading.sandbox import Identity, Sandbox, SandboxLimits, identities
+from dlcourse.grading.sandbox import Identity, Sandbox, SandboxLimits, bwrap_executable, identities, sandbox_status
 
-pytestmark = pytest.mark.skipif(not SANDBOXED, reason="needs the bubblewrap sandbox (make test installs it as root)")
+needs_sandbox = pytest.mark.skipif(not SANDBOXED, reason="needs the bubblewrap sandbox (make test installs it as root)")
 AS_ROOT = os.geteuid() == 0
 
 PROBE = r"""
@@ -84,18 +84,28 @@ def seen(tmp_path_factory):
         outside.unlink()
 
 
+@pytest.mark.skipif(bwrap_executable() is None, reason="bubblewrap is not installed")
+def test_the_sandbox_works_wherever_bubblewrap_is_installed():
+    """Else every sandboxed test would be skipped and grading tests would run unsandboxed, silently."""
+    works, why = sandbox_status()
+    assert works, f"bubblewrap is installed but the grading sandbox fails: {why}"
+
+
+@needs_sandbox
 def test_only_the_allow_list_is_mounted(seen):
     assert seen["read"] == dict.fromkeys(seen["read"], False), f"expected nothing outside the allow-list: {seen['read']}"
     assert seen["torch"], "the course environment should be importable inside"
     assert "home" not in seen["root"] and "srv" not in seen["root"], seen["root"]
 
 
+@needs_sandbox
 @pytest.mark.skipif(not AS_ROOT, reason="switching users needs root (CI grades as root)")
 def test_student_code_runs_as_an_unprivileged_user_with_a_process_cap(seen):
     assert seen["uid"] != 0, "student code runs as root"
     assert seen["threads"] < 64, f"expected the process cap (64) to stop thread creation, got {seen['threads']}"
 
 
+@needs_sandbox
 def test_every_writable_place_is_bounded_and_the_rest_read_only(seen):
     assert not (seen["write_root"] or seen["write_usr"] or seen["write_dev"]), seen
     for key, cap in (("work_mib", 16), ("tmp_mib", 16), ("shm_mib", 8)):

@@ -145,8 +145,6 @@ class Sandbox:
         args = [exe, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"]
         for kind, path, target in _system_mounts():
             args += ["--symlink", target, path] if kind == "link" else bind("--ro-bind", path)
-        for needed in _python_paths():
-            args += bind("--ro-bind", needed)
         gpus = gpu_devices()
         if gpus:  # CUDA reads the driver's state under /sys
             args += bind("--ro-bind", "/sys")
@@ -157,6 +155,9 @@ class Sandbox:
         args += ["--size", str(limits.shm_bytes), "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
         for folder in ("/tmp", "/var/tmp"):
             args += ["--size", str(limits.tmp_bytes), "--tmpfs", folder]
+        # after the in-memory /tmp: the environment may live under /tmp (a fresh clone in CI)
+        for needed in _python_paths():
+            args += bind("--ro-bind", needed)
         for folder in self.readonly:
             args += bind("--ro-bind", folder.resolve())
         for folder in self.writable:
