@@ -70,6 +70,19 @@ def _fresh_copy(cell):
     return dup
 
 
+def _memory_hog(complete, release, dest, name):
+    """A cell fills the address space and keeps it (a global list); the next solution cell needs room.
+
+    Graded in the same kernel, the solution cell would raise MemoryError too and its tests fail:
+    full marks show that grading went on in a fresh kernel without the hog.
+    """
+    nb = copy.deepcopy(complete)
+    first = _solution_indices(nb)[0]
+    nb.cells[first].source = "_room = bytearray(2**27)\ndel _room\n" + nb.cells[first].source
+    nb.cells.insert(first, new_code_cell("hog = []\nwhile True:\n    hog.append(bytearray(2**26))"))
+    _write(nb, dest, name)
+
+
 def _with_cell_after_first_solution(code: str):
     def build(complete, release, dest, name):
         nb = copy.deepcopy(complete)
@@ -430,8 +443,7 @@ CASES: dict[str, Case] = {
         "the kernel hung in"),
     "os_exit": Case(_with_cell_after_first_solution("import os\nos._exit(3)"), FULL, "the kernel died in"),
     "segfault": Case(_with_cell_after_first_solution("import ctypes\nctypes.string_at(0)"), FULL, "the kernel died in"),
-    "memory_hog": Case(_with_cell_after_first_solution(
-        "hog = []\nwhile True:\n    hog.append(bytearray(2**28))"), FULL, "ran out of memory in"),
+    "memory_hog": Case(_memory_hog, FULL, "ran out of memory in"),
     "huge_output": Case(_with_cell_after_first_solution(
         "line = 'x' * 99\nfor _ in range(300_000):\n    print(line)"), FULL),
     # in-kernel subversion (issue: tamper-proof grading): the probes must win

@@ -6,8 +6,11 @@ autograded folder, leaving every grade empty. :class:`ResilientExecute` instead
 records an error in the cell that killed the kernel, starts a fresh kernel,
 re-runs the earlier cells (except those that killed or hung a kernel) to rebuild
 the state, and carries on with the next cell. A kernel that does not answer after
-a cell timed out (an interrupt it ignored) is treated the same way. So the rest of
-the notebook is still graded, and the report can say what happened.
+a cell timed out (an interrupt it ignored) is treated the same way, and so is a cell
+that raised ``MemoryError`` under the kernel's address-space limit: what it allocated
+may still be referenced (``hog.append(...)`` into a global list), which would starve
+every later cell. So the rest of the notebook is still graded, and the report can say
+what happened.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from traitlets import Integer
 
 KERNEL_DIED = "DeadKernelError"
 KERNEL_HUNG = "UnresponsiveKernelError"
+OUT_OF_MEMORY = "MemoryError"
 
 
 class _KernelLost(Exception):
@@ -63,11 +67,13 @@ class ResilientExecute(Execute):
                             replay = copy.deepcopy(self.nb.cells[index])
                             self.execute_cell(replay, index, store_history=False)
                             self._ensure_responsive(replay)
+                            self._ensure_memory_released(replay)
                     for index in range(start, len(self.nb.cells)):
                         current = index
                         cell = self.nb.cells[index]
                         self.preprocess_cell(cell, resources, index)
                         self._ensure_responsive(cell)
+                        self._ensure_memory_released(cell)
                 break
             except (DeadKernelError, CellTimeoutError, _KernelLost) as exc:
                 if isinstance(exc, _KernelLost):
@@ -111,6 +117,13 @@ class ResilientExecute(Execute):
         if reply is None or reply.get("content", {}).get("status") != "ok":
             raise _KernelLost(KERNEL_HUNG, "the cell timed out and the kernel ignored the interrupt; "
                                            "the notebook continued in a fresh kernel")
+
+    def _ensure_memory_released(self, cell) -> None:
+        """After a cell that ran out of memory, continue in a fresh kernel: its allocations may live on."""
+        if any(o.get("output_type") == "error" and o.get("ename") == OUT_OF_MEMORY
+               for o in cell.get("outputs", [])):
+            raise _KernelLost(OUT_OF_MEMORY, "the cell ran out of memory; the notebook continued "
+                                             "in a fresh kernel without it")
 
     def wait_for_reply(self, msg_id, cell=None, timeout=None):  # noqa: D401 - nbclient's signature
         if timeout is None:

@@ -28,7 +28,7 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_markdown_cell, new_output
 from traitlets import Bool, Unicode
 
-from dlcourse.grading.execute import KERNEL_DIED, KERNEL_HUNG
+from dlcourse.grading.execute import KERNEL_DIED, KERNEL_HUNG, OUT_OF_MEMORY
 from dlcourse.grading.safe import (
     console_text,
     plain_markdown,
@@ -47,7 +47,7 @@ INCIDENTS = {
     KERNEL_HUNG: "This cell hung the kernel: it ran past the time limit and ignored the interrupt; "
                  "grading continued in a fresh kernel.",
     "CellTimeoutError": "This cell ran past the time limit and was interrupted.",
-    "MemoryError": "This cell ran out of memory.",
+    OUT_OF_MEMORY: "This cell ran out of memory; grading continued in a fresh kernel without it.",
 }
 # ResilientExecute's message for the cells after the last allowed restart (its own text, not the student's)
 NOT_RUN_PREFIX = "not run:"

@@ -37,7 +37,7 @@ from dlcourse.course import (
     list_assignments,
 )
 from dlcourse.grading.cases import STUDENT_ENV
-from dlcourse.grading.execute import KERNEL_DIED, KERNEL_HUNG
+from dlcourse.grading.execute import KERNEL_DIED, KERNEL_HUNG, OUT_OF_MEMORY
 from dlcourse.grading.kernel import RUNTIME_ENV, SANDBOX_ENV
 from dlcourse.grading.manual import restore_manual_grades, save_manual_grades
 from dlcourse.grading.probes import PROBES_FILE, apply_verdict, verify
@@ -340,7 +340,7 @@ def _graded_notebooks(workdir: Path, names: list[str]) -> list[Path]:
 def _cell_incidents(notebooks: list[Path]) -> list[str]:
     """Cells of the autograded notebooks whose kernel died, hung or timed out, in words."""
     words = {KERNEL_DIED: "the kernel died in", KERNEL_HUNG: "the kernel hung in",
-             "CellTimeoutError": "timed out:", "MemoryError": "ran out of memory in"}
+             "CellTimeoutError": "timed out:", OUT_OF_MEMORY: "ran out of memory in"}
     incidents = []
     for path in notebooks:
         try:

@@ -44,15 +44,15 @@ import numpy as np
 
 from dlcourse.grading.cases import student_rng
 from dlcourse.grading.checks import assert_close
-from dlcourse.grading.execute import KERNEL_DIED, KERNEL_HUNG
+from dlcourse.grading.execute import KERNEL_DIED, KERNEL_HUNG, OUT_OF_MEMORY
 from dlcourse.grading.probe_wire import MAX_BYTES, WireError, check_output, decode, encode, unpack
 
 PROBES_FILE = "probes.py"
 RUNNER = Path(__file__).with_name("probe_runner.py")  # run as a file: see probe_runner
 GRACE_SECONDS = 5  # after the budget, the runner is killed with everything it started
 DEFAULT_FORBIDDEN = ("dlcourse.numpy_ref", "dlcourse.torch_ref")
-# cells that killed or hung the kernel (or timed out) in nbgrader are not run again
-LOST_CELL_ERRORS = {KERNEL_DIED, KERNEL_HUNG, "CellTimeoutError"}
+# cells that killed or hung the kernel, timed out or ran out of memory in nbgrader are not run again
+LOST_CELL_ERRORS = {KERNEL_DIED, KERNEL_HUNG, "CellTimeoutError", OUT_OF_MEMORY}
 
 
 @dataclass(frozen=True)

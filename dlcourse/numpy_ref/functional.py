@@ -20,6 +20,10 @@ import numbers
 
 import numpy as np
 
+from dlcourse.validation import as_float_array as _as_float_array
+from dlcourse.validation import as_real_scalar as _as_real_scalar
+from dlcourse.validation import check_axis as _check_axis
+
 __all__ = [
     "sigmoid",
     "sigmoid_grad",
@@ -34,41 +38,6 @@ __all__ = [
     "softmax",
     "log_softmax",
 ]
-
-
-# ---------------------------------------------------------------------------
-# Argument checking (shared with losses.py and layers.py)
-# ---------------------------------------------------------------------------
-
-
-def _as_float_array(x, name: str) -> np.ndarray:
-    """Return ``x`` as a float64 array (no copy when it already is one).
-
-    Raises:
-        ValueError: naming ``name`` when ``x`` is not real numeric data.
-    """
-    arr = np.asarray(x)
-    if arr.dtype == np.float64:
-        return arr
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise ValueError(f"{name} must contain real numbers, got an array of dtype {arr.dtype}")
-    return arr.astype(np.float64)
-
-
-def _as_real_scalar(value, name: str) -> float:
-    """Return ``value`` as a finite Python float, or raise ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    return float(value)
-
-
-def _check_axis(axis, ndim: int) -> int:
-    """Return ``axis`` as a valid non-negative axis index for an array of ``ndim`` dims."""
-    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-        raise ValueError(f"axis must be an integer, got {axis!r}")
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"axis {axis} is out of range for an input with {ndim} dimension(s)")
-    return int(axis) % ndim
 
 
 # ---------------------------------------------------------------------------
