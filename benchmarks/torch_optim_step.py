@@ -5,10 +5,10 @@ are filled once with random values (the benchmark times ``optimizer.step()`` onl
 For each optimizer the median of ``--repeats`` timed steps (after warm-up) is taken
 for ours and for ``torch.optim`` with its defaults (foreach on CUDA, for-loop on
 CPU), interleaved to share any machine noise; the ratio ours / torch is reported
-(goal <= 1.3).  Ours runs its multi-tensor (``torch._foreach_*``) path where torch's
-default is foreach (CUDA) and its per-parameter loop elsewhere; the report records
-which.  Writes ``benchmarks/results/torch_optim_step.json`` or the path given by
-``--out``.
+(goal <= 1.3).  Both run with ``foreach=None``: ours picks its ``_multi_tensor_<algo>``
+function (``torch._foreach_*``) where torch's default is foreach (CUDA) and its
+``_single_tensor_<algo>`` loop elsewhere; the report records which.  Writes
+``benchmarks/results/torch_optim_step.json`` or the path given by ``--out``.
 
 Usage::
 
@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from dlcourse.torch_ref import optim as ours  # noqa: E402
+from dlcourse.torch_ref.optim._base import _default_to_foreach  # noqa: E402
 
 CONFIGS = {
     "SGD": dict(lr=0.01, momentum=0.9),
@@ -89,7 +90,7 @@ def main(argv=None) -> int:
     device = torch.device(args.device)
     model_a, model_b = make_model(device), make_model(device)
     n_params = sum(p.numel() for p in model_a.parameters())
-    ours_multi_tensor = ours.SGD._use_multi_tensor(list(model_a.parameters()))
+    ours_multi_tensor = _default_to_foreach(list(model_a.parameters()))  # what foreach=None picks
     print(f"{n_params} parameters on {device_name(device)}; ours uses its "
           f"{'multi-tensor' if ours_multi_tensor else 'per-parameter'} path")
     results = {}

@@ -36,32 +36,47 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from dlcourse.grading.pipeline import format_table, grade
+    from dlcourse.grading.pipeline import Limits, SandboxUnavailable, UnknownStudents, grade_job, prepare_job
+    from dlcourse.grading.report import format_table
     from dlcourse.grading.safe import console_text
+    from dlcourse.grading.sandbox import INSTALL_HINT
 
     course = _course(args)
-    from dlcourse.grading.sandbox import INSTALL_HINT, sandbox_status
-
-    sandboxed, why = sandbox_status()
-    if not sandboxed and args.unsafe:
-        print("!" * 78 + f"\nWARNING: grading WITHOUT a sandbox ({why}).\nStudent code runs with your "
-              "permissions and can read solutions/ and the gradebook.\n" + "!" * 78, file=sys.stderr, flush=True)
-    elif not sandboxed:
-        raise CourseError(f"the grading sandbox is unavailable ({why}).\n  Refusing to run student code "
-                          f"unsandboxed: {INSTALL_HINT}")
-    print(f"grading {args.assignment} in {course} with {args.jobs} job(s)", flush=True)
     memory = int(args.memory_limit * 1024**3) if args.memory_limit > 0 else None
-    report = grade(
-        args.assignment, course, jobs=args.jobs, timeout=args.timeout,
-        cell_timeout=args.cell_timeout, memory_limit=memory, students=args.student, unsafe=args.unsafe,
-        progress=lambda r: print(f"  {console_text(r.student, limit=40)}: {r.status} ({r.seconds:.0f} s)", flush=True),
-    )
+    limits = Limits(wall_seconds=args.timeout, cell_seconds=args.cell_timeout, memory_bytes=memory)
+    try:
+        job = prepare_job(args.assignment, course, limits=limits, unsafe=args.unsafe)
+    except SandboxUnavailable as exc:
+        raise CourseError(f"{exc}.\n  Refusing to run student code unsandboxed: {INSTALL_HINT}") from None
+    if not job.sandboxed:
+        print("!" * 78 + "\nWARNING: grading WITHOUT a sandbox.\nStudent code runs with your "
+              "permissions and can read solutions/ and the gradebook.\n" + "!" * 78, file=sys.stderr, flush=True)
+    print(f"grading {args.assignment} in {course} with {args.jobs} job(s)", flush=True)
+    try:
+        report = grade_job(
+            job, jobs=args.jobs, students=args.student,
+            progress=lambda r: print(f"  {console_text(r.student, limit=40)}: {r.status} ({r.seconds:.0f} s)",
+                                     flush=True),
+        )
+    except UnknownStudents as exc:
+        names = ", ".join(console_text(s, limit=40) for s in exc.students)
+        raise CourseError(f"no submission of {args.assignment} for: {names}") from None
     if not report.results:
         print(f"no submissions found under {course / 'submitted'}/<student>/{args.assignment}/")
     print()
     print(format_table(report))
     print(f"\nwrote {report.grades_csv} and {report.report_csv}; feedback in {course / 'feedback'}")
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -120,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "submitted/.")
     p.add_argument("assignment", metavar="ASSIGNMENT", help="assignment id, e.g. a1_backprop")
     course_dir_option(p)
-    p.add_argument("--jobs", type=int, default=2, metavar="N", help="students graded in parallel (default: 2)")
+    p.add_argument("--jobs", type=_positive_int, default=2, metavar="N", help="students graded in parallel (default: 2)")
     p.add_argument("--timeout", type=float, default=1800.0, metavar="SECONDS",
                    help="wall-clock limit for one student's submission (default: 1800)")
     p.add_argument("--student", action="append", default=None, metavar="ID",
@@ -143,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "solutions/, assignments/ or lectures/.")
     p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="assignment ids (default: all)")
     p.add_argument("--dir", default="demo", help="scratch course folder (default: ./demo, replaced on each run)")
-    p.add_argument("--jobs", type=int, default=2, metavar="N", help="students graded in parallel (default: 2)")
+    p.add_argument("--jobs", type=_positive_int, default=2, metavar="N", help="students graded in parallel (default: 2)")
     course_dir_option(p)
     p.set_defaults(func=cmd_demo)
 

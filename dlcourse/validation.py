@@ -28,6 +28,7 @@ __all__ = [
     "check_integer",
     "check_nonnegative",
     "check_positive",
+    "check_real_in_range",
     "check_rng",
     "check_unit_interval",
 ]
@@ -99,3 +100,32 @@ def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"{name} must be a numpy.random.Generator, got {type(rng).__name__}")
     return rng
+
+
+def check_real_in_range(value: Any, name: str, low: float, high: float, *,
+                        include_low: bool = True, include_high: bool = True) -> float:
+    """Return ``value`` as a float if it is a real number in the interval from ``low`` to ``high``.
+
+    Args:
+        value: the argument to check (bool is refused, as everywhere in the package).
+        name: the argument's name, used in the error message.
+        low, high: the interval's ends.
+        include_low, include_high: whether the interval is closed at that end.
+
+    Returns:
+        ``float(value)``.
+
+    Raises:
+        ValueError: naming ``name`` when ``value`` is not a finite real number in the interval.
+    """
+    interval = f"{'[' if include_low else '('}{low}, {high}{']' if include_high else ')'}"
+    message = f"{name} must be a real number in {interval}, got {value!r}"
+    try:
+        number = as_real_scalar(value, name)
+    except ValueError:
+        raise ValueError(message) from None
+    above_low = low <= number if include_low else low < number
+    below_high = number <= high if include_high else number < high
+    if not (above_low and below_high):
+        raise ValueError(message)
+    return number

@@ -87,8 +87,8 @@ def main(argv=None) -> int:
     for epoch in range(args.epochs):
         history = fit(model, train_loader, optimizer=optimizer, epochs=1, val_loader=val_loader,
                       scheduler=scheduler, scheduler_interval="batch", device="cpu", progress=False, history=history)
-        print(f"epoch {epoch + 1}: train loss {history.train_loss[-1]:.4f} acc {history.train_accuracy[-1]:.4f}"
-              f"  val loss {history.val_loss[-1]:.4f} acc {history.val_accuracy[-1]:.4f}"
+        print(f"epoch {epoch + 1}: train loss {history.train_loss[-1]:.4f} acc {history.train_acc[-1]:.4f}"
+              f"  val loss {history.val_loss[-1]:.4f} acc {history.val_acc[-1]:.4f}"
               f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
         if args.checkpoints is not None:
             args.checkpoints.mkdir(parents=True, exist_ok=True)

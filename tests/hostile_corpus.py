@@ -358,7 +358,7 @@ def _reference_package(nb) -> str:
 
 
 def _reference_names(nb) -> dict[str, str]:
-    """Student function or class name -> module of the reference package that has one of that name."""
+    """Student function or class name -> module of the reference package that defines one of that name."""
     import importlib
 
     package = _reference_package(nb)
@@ -366,8 +366,11 @@ def _reference_names(nb) -> dict[str, str]:
     for fn in _defined_functions(nb, (ast.FunctionDef, ast.ClassDef)):
         for module in REFERENCE_MODULES[package]:
             mod = importlib.import_module(f"dlcourse.{package}.{module}")
-            if callable(getattr(mod, fn, None)):
-                found[fn] = module
+            if callable(obj := getattr(mod, fn, None)):
+                # the module that defines it (a re-export's home may be a submodule, e.g. optim.adam)
+                home = getattr(obj, "__module__", "") or ""
+                prefix = f"dlcourse.{package}."
+                found[fn] = home[len(prefix):] if home.startswith(prefix) else module
                 break
     return found
 
@@ -380,17 +383,29 @@ _pkg = _iu.module_from_spec(_spec); _sys.modules["_theirs"] = _pkg; _spec.loader
 import importlib as _il
 """
 
+# The reference's source run under names that are not its files' (no file name to match a guard
+# against): an import hook that execs each module's source, compiled under a made-up name.
 _LOAD_BY_SOURCE = """
-import os as _os, sys as _sys, types as _types, dlcourse as _d
-_dir = _os.path.join(_os.path.dirname(_d.__file__), "{package}")
-_pkg = _types.ModuleType("_copied"); _pkg.__path__ = []; _sys.modules["_copied"] = _pkg
-def _source_module(name):
-    full = "_copied." + name
-    if full not in _sys.modules:
-        module = _types.ModuleType(full); module.__package__ = "_copied"; _sys.modules[full] = module
-        with open(_os.path.join(_dir, name + ".py")) as fh:
-            exec(compile(fh.read(), name + ".py", "exec"), module.__dict__)
-    return _sys.modules[full]
+import importlib as _il, importlib.abc as _iabc, importlib.util as _iu, os as _os, sys as _sys, dlcourse as _d
+_root = _os.path.join(_os.path.dirname(_d.__file__), "{package}")
+class _Copier(_iabc.MetaPathFinder, _iabc.Loader):
+    def _where(self, name):
+        base = _os.path.join(_root, *name.split(".")[1:])
+        if _os.path.isdir(base):
+            return _os.path.join(base, "__init__.py"), True
+        return base + ".py", False
+    def find_spec(self, name, path=None, target=None):
+        if name != "_copied" and not name.startswith("_copied."):
+            return None
+        file, package = self._where(name)
+        return _iu.spec_from_loader(name, self, is_package=package) if _os.path.isfile(file) else None
+    def create_module(self, spec):
+        return None
+    def exec_module(self, module):
+        file, _ = self._where(module.__name__)
+        with open(file) as fh:
+            exec(compile(fh.read(), module.__name__.replace(".", "_"), "exec"), module.__dict__)
+_sys.meta_path.insert(0, _Copier())
 """
 
 
@@ -408,9 +423,8 @@ def _delegating(how: str):
             lines += [_LOAD_BY_PATH.replace("{package}", package)] + \
                 [f"{fn} = _il.import_module('_theirs.{mod}').{fn}" for fn, mod in mapping.items()]
         else:
-            preload = ["_source_module('functional')"] if package == "numpy_ref" else []
-            lines += [_LOAD_BY_SOURCE.replace("{package}", package)] + preload + \
-                [f"{fn} = _source_module('{mod}').{fn}" for fn, mod in mapping.items()]
+            lines += [_LOAD_BY_SOURCE.replace("{package}", package)] + \
+                [f"{fn} = _il.import_module('_copied.{mod}').{fn}" for fn, mod in mapping.items()]
         for i in _solution_indices(nb):
             nb.cells[i].source += "\n\n" + "\n".join(lines)
         _write(nb, dest, name)

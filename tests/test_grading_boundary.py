@@ -30,7 +30,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_raw_cell
 
 from course_fixtures import REPO, SANDBOXED, TINY, TINY_HIDDEN_LINE, make_course
-from dlcourse.grading.pipeline import format_table, generate_release, grade
+from dlcourse.grading.pipeline import generate_release, grade
+from dlcourse.grading.report import format_table
 from dlcourse.grading.samples import write_submission
 
 pytestmark = [pytest.mark.pipeline,

@@ -58,7 +58,7 @@ def _history():
     return {
         "train_loss": list(2.0 * np.exp(-t / 10) + 0.1 * rng.random(40)),
         "val_loss": list(2.1 * np.exp(-t / 12) + 0.1 * rng.random(40)),
-        "train_accuracy": list(1 - np.exp(-t / 8) * 0.9),
+        "train_acc": list(1 - np.exp(-t / 8) * 0.9),
         "lr": list(0.1 * 0.95 ** t),
     }
 
@@ -120,7 +120,7 @@ def test_plot_curves_bad_input(kwargs, match):
 
 
 def test_numpy_history_accuracy_panel_is_drawn():
-    """The numpy History names its accuracies train_acc/val_acc; plot_history draws them as the accuracy panel."""
+    """The History (numpy train and torch fit alike) names its accuracies train_acc/val_acc: the accuracy panel."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -137,3 +137,11 @@ def test_numpy_history_accuracy_panel_is_drawn():
     assert [ax.get_ylabel() for ax in axes] == ["loss", "accuracy"]
     assert [line.get_label() for line in axes[1].get_lines()][:2] == ["training", "validation"]
     plt.close("all")
+
+
+def test_plot_history_reads_one_naming_scheme():
+    """Mappings use the History's names; the long torch-era names are no longer translated."""
+    with pytest.raises(ValueError, match="metrics"):
+        plot_history({"train_accuracy": [0.5, 0.6]}, metrics=("accuracy",))
+    axes = plot_history({"train_acc": [0.5, 0.6], "val_acc": [0.4, 0.5]}, metrics=("accuracy",))
+    assert [line.get_label() for line in axes[0].get_lines()] == ["training", "validation"]

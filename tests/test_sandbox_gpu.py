@@ -3,8 +3,8 @@ which would break CUDA's start-up, is not applied where they exist."""
 
 import resource
 
-from dlcourse.grading import pipeline, sandbox
-from dlcourse.grading.pipeline import Limits
+from dlcourse.grading import job, sandbox
+from dlcourse.grading.job import Limits
 from dlcourse.grading.sandbox import Sandbox, gpu_devices
 
 
@@ -30,10 +30,10 @@ def test_sandbox_binds_gpu_devices_when_present(tmp_path, monkeypatch):
 def test_memory_limit_is_applied_without_gpu_and_skipped_with_one(monkeypatch):
     calls = []
     monkeypatch.setattr(resource, "setrlimit", lambda which, value: calls.append((which, value)))
-    monkeypatch.setattr(pipeline, "gpu_devices", lambda: [])
+    monkeypatch.setattr(job, "gpu_devices", lambda: [])
     Limits(memory_bytes=2**30).preexec()()
     assert (resource.RLIMIT_AS, (2**30, 2**30)) in calls
     calls.clear()
-    monkeypatch.setattr(pipeline, "gpu_devices", lambda: ["/dev/nvidia0"])
+    monkeypatch.setattr(job, "gpu_devices", lambda: ["/dev/nvidia0"])
     Limits(memory_bytes=2**30).preexec()()
     assert all(which != resource.RLIMIT_AS for which, _ in calls), calls

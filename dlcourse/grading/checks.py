@@ -12,6 +12,7 @@ import contextlib
 import os
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -23,6 +24,8 @@ __all__ = [
     "assert_true",
     "forbid_reference",
     "call_without_reference",
+    "call_student",
+    "student_caller",
     "forbid_calls",
 ]
 
@@ -213,3 +216,73 @@ def forbid_calls(what: str, names) -> Iterator[None]:
             f"{what}: your code called {hits[0]}, the library's own implementation of this exercise. "
             "Write the computation yourself from tensor operations; delegating to it scores zero here."
         )
+
+
+# --------------------------------------------------------------------------------------
+# How hidden tests call a student's code: every guard at once, in one place.
+# --------------------------------------------------------------------------------------
+
+def call_student(what: str, fn: Callable[..., Any], /, *args: Any, forbid=(), fail_on_warning: bool = False,
+                 **kwargs: Any) -> Any:
+    """Call ``fn(*args, **kwargs)``, the student's code, the way hidden tests do; return its result.
+
+    The call runs under :func:`forbid_reference` (no ``dlcourse.numpy_ref`` / ``dlcourse.torch_ref``)
+    and, when ``forbid`` names library callables (e.g. :data:`dlcourse.grading.forbidden.TORCH_ADAM`),
+    under :func:`forbid_calls` too. ``what`` names the call in the messages.
+
+    Args:
+        what: what is being called, as the student knows it (``"Adam.step"``).
+        fn: the student's function (or bound method, or a lambda around their code).
+        forbid: dotted names of library implementations the call must not run.
+        fail_on_warning: fail when the call emits any warning (every warning is recorded, even one
+            filtered out or already shown before): the numpy assignments require numerically stable
+            code. Off, warnings pass through as usual (torch code may warn legitimately).
+
+    Raises:
+        AssertionError: the call delegated, or (with ``fail_on_warning``) it warned, naming the first warning.
+    """
+    if not fail_on_warning:
+        with _guards(what, forbid):
+            return fn(*args, **kwargs)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", Warning)
+        with _guards(what, forbid):
+            result = fn(*args, **kwargs)
+    if seen:
+        raise AssertionError(
+            f"{what} emitted a warning ({seen[0].category.__name__}: {seen[0].message}); "
+            "warnings make a test cell score 0 - make the computation numerically stable"
+        )
+    return result
+
+
+def student_caller(*, forbid=(), fail_on_warning: bool = False) -> Callable[..., Any]:
+    """:func:`call_student` with these settings: ``_call(what, fn, *args, forbid=(), **kwargs)``.
+
+    A hidden test cell makes its caller once, e.g. for an optimizer exercise::
+
+        _call = student_caller(forbid=TORCH_OPTIMIZER_INTERNALS, fail_on_warning=True)
+        path = _call("gradient_descent", gradient_descent, grad, w0, lr, steps)
+
+    ``forbid`` given to the caller adds names to those given here.
+    """
+    fixed = tuple(forbid)
+
+    def call(what: str, fn: Callable[..., Any], /, *args: Any, forbid=(), **kwargs: Any) -> Any:
+        return call_student(what, fn, *args, forbid=(*fixed, *forbid), fail_on_warning=fail_on_warning, **kwargs)
+
+    call.__doc__ = (f"call_student(what, fn, *args, **kwargs) forbidding {len(fixed)} library names"
+                    f"{', failing on warnings' if fail_on_warning else ''}.")
+    return call
+
+
+@contextlib.contextmanager
+def _guards(what: str, forbid) -> Iterator[None]:
+    """:func:`forbid_reference`, with :func:`forbid_calls` inside it when ``forbid`` names anything."""
+    names = tuple(forbid)
+    with forbid_reference(what):
+        if not names:
+            yield
+            return
+        with forbid_calls(what, names):
+            yield

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Callable
 
 from dlcourse.course import RELEASE_DIR, SOURCE_DIR, SUBMITTED_DIR, CourseError, copy_course, list_assignments
-from dlcourse.grading.pipeline import GradeReport, format_table, generate_release, grade
+from dlcourse.grading.pipeline import GradeReport, generate_release, grade
+from dlcourse.grading.report import format_table
 from dlcourse.grading.samples import write_submission
 
 MARKER = ".dlcourse-demo"

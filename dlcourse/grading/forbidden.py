@@ -27,7 +27,47 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CallSignatures", "make_profiler", "resolve", "signatures"]
+__all__ = [
+    "CallSignatures", "make_profiler", "resolve", "signatures",
+    "SKLEARN_SCALERS", "TORCH_ADAM", "TORCH_AUTOGRAD", "TORCH_BATCHNORM", "TORCH_DROPOUT", "TORCH_INIT",
+    "TORCH_OPTIMIZER_INTERNALS",
+]
+
+# --------------------------------------------------------------------------------------
+# The library implementations that exercises re-implement, one list per feature. Notebook
+# tests (``forbid_calls``, ``call_student(..., forbid=...)``) and probes (``Probe(forbid=...)``)
+# use these constants, so the two guards always forbid the same names.
+# --------------------------------------------------------------------------------------
+
+#: torch's batch norm: the module, its bases, the functional form, the built-in and the operators.
+TORCH_BATCHNORM = ("torch.nn.BatchNorm1d", "torch.nn.modules.batchnorm._BatchNorm", "torch.nn.modules.batchnorm._NormBase",
+                   "torch.nn.functional.batch_norm", "torch.batch_norm", "torch.native_batch_norm",
+                   "torch.ops.aten.batch_norm", "torch.ops.aten.native_batch_norm")
+#: torch's dropout: the module, its base, the functional form, the built-ins and the operators.
+TORCH_DROPOUT = ("torch.nn.Dropout", "torch.nn.modules.dropout._DropoutNd", "torch.nn.functional.dropout",
+                 "torch.dropout", "torch.dropout_", "torch.native_dropout", "torch.ops.aten.dropout",
+                 "torch.ops.aten.native_dropout")
+#: torch's Adam and AdamW: the classes, the functional form and every implementation path.
+TORCH_ADAM = ("torch.optim.Adam", "torch.optim.AdamW", "torch.optim.adam.adam",
+              "torch.optim.adam._single_tensor_adam", "torch.optim.adam._multi_tensor_adam",
+              "torch.optim.adam._fused_adam", "torch._fused_adam_", "torch._fused_adamw_")
+#: torch.optim's own optimizers and schedulers (their base classes, so every subclass) and the
+#: implementation paths of SGD, Adagrad, RMSprop and Adam (reachable without the classes).
+TORCH_OPTIMIZER_INTERNALS = (
+    "torch.optim.Optimizer", "torch.optim.lr_scheduler.LRScheduler",
+    "torch.optim.sgd._single_tensor_sgd", "torch.optim.sgd._multi_tensor_sgd",
+    "torch.optim.adagrad._single_tensor_adagrad", "torch.optim.adagrad._multi_tensor_adagrad",
+    "torch.optim.rmsprop._single_tensor_rmsprop", "torch.optim.rmsprop._multi_tensor_rmsprop",
+    "torch.optim.adam._single_tensor_adam", "torch.optim.adam._multi_tensor_adam", "torch._fused_adam_",
+)
+#: torch's weight initializers (Xavier/Glorot and Kaiming/He).
+TORCH_INIT = ("torch.nn.init.xavier_uniform_", "torch.nn.init.xavier_normal_", "torch.nn.init.kaiming_normal_",
+              "torch.nn.init.kaiming_uniform_")
+#: autograd, for exercises that derive a backward pass by hand.
+TORCH_AUTOGRAD = ("torch.autograd.grad", "torch.autograd.backward")
+#: scikit-learn's feature scaling.
+SKLEARN_SCALERS = ("sklearn.preprocessing.StandardScaler", "sklearn.preprocessing.MinMaxScaler",
+                   "sklearn.preprocessing.scale", "sklearn.preprocessing.minmax_scale")
 
 
 def resolve(dotted: str) -> Any:

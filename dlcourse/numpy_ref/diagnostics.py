@@ -26,24 +26,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import layers as L
-from .functional import _as_float_array
+from dlcourse.validation import Array, as_float_array
+
 from .losses import cross_entropy
 from .models import _ACTIVATIONS as _MODEL_ACTIVATIONS
 
 __all__ = ["ACTIVATIONS", "MLPTrace", "mlp_trace", "layer_stats", "dead_units"]
 
 
-def _identity_forward(x):
-    x = _as_float_array(x, "x")
+def _identity_forward(x: Any) -> tuple[Array, tuple[int, ...]]:
+    x = as_float_array(x, "x")
     return x.copy(), x.shape
 
 
-def _identity_backward(dout, cache):
-    return _as_float_array(dout, "dout").copy()
+def _identity_backward(dout: Any, cache: tuple[int, ...]) -> Array:
+    return as_float_array(dout, "dout").copy()
 
 
 #: name -> (forward, backward) pairs: those of :class:`~dlcourse.numpy_ref.models.FullyConnectedNet`, plus "identity".
@@ -74,13 +77,13 @@ class MLPTrace:
         grad_weights[k]: shape of weights[k]; grad_biases[k]: (D_k,).
     """
 
-    pre_activations: list[np.ndarray]
-    activations: list[np.ndarray]
-    grad_activations: list[np.ndarray]
-    grad_pre_activations: list[np.ndarray]
-    grad_weights: list[np.ndarray]
-    grad_biases: list[np.ndarray]
-    output: np.ndarray
+    pre_activations: list[Array]
+    activations: list[Array]
+    grad_activations: list[Array]
+    grad_pre_activations: list[Array]
+    grad_weights: list[Array]
+    grad_biases: list[Array]
+    output: Array
     loss: float | None
 
     @property
@@ -89,13 +92,13 @@ class MLPTrace:
         return len(self.activations)
 
 
-def _check_params(weights, biases, input_dim: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _check_params(weights: Any, biases: Any, input_dim: int) -> tuple[list[Array], list[Array]]:
     if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or len(weights) == 0:
         raise ValueError("weights must be a non-empty list of 2-D arrays of shape (fan_in, fan_out)")
     ws = []
     fan_in = input_dim
     for k, w in enumerate(weights):
-        w = _as_float_array(w, f"weights[{k}]")
+        w = as_float_array(w, f"weights[{k}]")
         if w.ndim != 2 or w.shape[0] != fan_in:
             raise ValueError(f"weights[{k}] must have shape ({fan_in}, fan_out), got {w.shape}")
         ws.append(w)
@@ -106,14 +109,15 @@ def _check_params(weights, biases, input_dim: int) -> tuple[list[np.ndarray], li
         raise ValueError(f"biases must be None or a list of {len(ws)} arrays, one per weight matrix")
     bs = []
     for k, (w, b) in enumerate(zip(ws, biases)):
-        b = _as_float_array(b, f"biases[{k}]")
+        b = as_float_array(b, f"biases[{k}]")
         if b.shape != (w.shape[1],):
             raise ValueError(f"biases[{k}] must have shape ({w.shape[1]},), got {b.shape}")
         bs.append(b)
     return ws, bs
 
 
-def mlp_trace(X, weights, biases=None, *, activation: str = "tanh", labels=None, dout=None) -> MLPTrace:
+def mlp_trace(X: Array, weights: Sequence[Array], biases: Sequence[Array] | None = None, *, activation: str = "tanh",
+              labels: npt.NDArray[np.integer] | None = None, dout: Array | None = None) -> MLPTrace:
     """One forward and backward pass through an MLP, keeping every layer's values.
 
     Two modes, chosen by which of ``labels`` / ``dout`` is given:
@@ -161,7 +165,7 @@ def mlp_trace(X, weights, biases=None, *, activation: str = "tanh", labels=None,
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     if (labels is None) == (dout is None):
         raise ValueError("give exactly one of labels (classifier with cross-entropy) and dout (upstream gradient)")
-    X = _as_float_array(X, "X")
+    X = as_float_array(X, "X")
     if X.ndim != 2:
         raise ValueError(f"X must have shape (N, D), got {X.shape}")
     ws, bs = _check_params(weights, biases, X.shape[1])
@@ -178,20 +182,20 @@ def mlp_trace(X, weights, biases=None, *, activation: str = "tanh", labels=None,
         aff_caches.append(c_aff)
         act_caches.append(c_act)
 
-    grad_w: list[np.ndarray] = [np.empty(0)] * len(ws)
-    grad_b: list[np.ndarray] = [np.empty(0)] * len(ws)
+    grad_w: list[Array] = [np.empty(0)] * len(ws)
+    grad_b: list[Array] = [np.empty(0)] * len(ws)
     if labels is not None:
         output, c_out = L.affine_forward(h, ws[-1], bs[-1])
         loss, dscores = cross_entropy(output, labels)  # checks labels' shape and range
         g, grad_w[-1], grad_b[-1] = L.affine_backward(dscores, c_out)
     else:
         output, loss = h, None
-        g = _as_float_array(dout, "dout")
+        g = as_float_array(dout, "dout")
         if g.shape != h.shape:
             raise ValueError(f"dout must have the shape of the last layer's output {h.shape}, got {g.shape}")
 
-    grad_post: list[np.ndarray] = [np.empty(0)] * n_hidden
-    grad_pre: list[np.ndarray] = [np.empty(0)] * n_hidden
+    grad_post: list[Array] = [np.empty(0)] * n_hidden
+    grad_pre: list[Array] = [np.empty(0)] * n_hidden
     for k in range(n_hidden - 1, -1, -1):
         grad_post[k] = g
         grad_pre[k] = act_backward(g, act_caches[k])
@@ -199,19 +203,19 @@ def mlp_trace(X, weights, biases=None, *, activation: str = "tanh", labels=None,
     return MLPTrace(pre, post, grad_post, grad_pre, grad_w, grad_b, output, None if loss is None else float(loss))
 
 
-def _as_layer_list(values, name: str) -> list[np.ndarray]:
+def _as_layer_list(values: Any, name: str) -> list[Array]:
     if isinstance(values, np.ndarray) or not isinstance(values, Sequence) or len(values) == 0:
         raise ValueError(f"{name} must be a non-empty list of arrays, one per layer")
     arrays = []
     for k, v in enumerate(values):
-        arr = _as_float_array(v, f"{name}[{k}]")
+        arr = as_float_array(v, f"{name}[{k}]")
         if arr.size == 0:
             raise ValueError(f"{name}[{k}] is empty")
         arrays.append(arr)
     return arrays
 
 
-def layer_stats(values) -> dict[str, np.ndarray]:
+def layer_stats(values: Sequence[Array]) -> dict[str, Array]:
     """Summary statistics of each layer's values (activations or gradients).
 
     Math:
@@ -246,7 +250,7 @@ def layer_stats(values) -> dict[str, np.ndarray]:
     }
 
 
-def dead_units(values) -> list[np.ndarray]:
+def dead_units(values: Sequence[Array]) -> list[npt.NDArray[np.bool_]]:
     """Which units never fire on the batch: value <= 0 for every sample.
 
     Pass ReLU outputs or pre-activations (either gives the same answer for

@@ -1,7 +1,8 @@
 """Activation functions and their derivatives, in float64 numpy.
 
-Every function here is elementwise (any input shape, including 0-d scalars)
-except :func:`softmax` and :func:`log_softmax`, which normalise along one axis.
+Every function here is elementwise — any input shape, including 0-d scalars,
+and an output of the same shape — except :func:`softmax` and
+:func:`log_softmax`, which normalise along one axis (same shape too).
 Each activation ``<name>`` has a companion ``<name>_grad`` that returns the
 derivative ``dy/dx`` elementwise, so that a backward pass is simply
 ``dx = dout * <name>_grad(x)``.
@@ -16,13 +17,11 @@ Inputs are never modified; outputs are new float64 arrays.
 
 from __future__ import annotations
 
-import numbers
+from typing import Any
 
 import numpy as np
 
-from dlcourse.validation import as_float_array as _as_float_array
-from dlcourse.validation import as_real_scalar as _as_real_scalar
-from dlcourse.validation import check_axis as _check_axis
+from dlcourse.validation import Array, as_float_array, as_real_scalar, check_axis
 
 __all__ = [
     "sigmoid",
@@ -40,12 +39,26 @@ __all__ = [
 ]
 
 
+def _array_and_scalar(x: Any, value: Any, name: str) -> tuple[Array, float]:
+    """``x`` as a float64 array and the activation's parameter ``value`` as a finite float named ``name``."""
+    return as_float_array(x, "x"), as_real_scalar(value, name)
+
+
+def _shift_by_max(x: Any, axis: Any, function: str) -> tuple[Array, int]:
+    """``x - max(x, axis)`` (every exponent <= 0) and the checked axis, for softmax and log_softmax."""
+    x = as_float_array(x, "x")
+    if x.ndim == 0:
+        raise ValueError(f"x must have at least one dimension for {function}")
+    axis = check_axis(axis, x.ndim)
+    return x - np.max(x, axis=axis, keepdims=True), axis
+
+
 # ---------------------------------------------------------------------------
 # Sigmoid
 # ---------------------------------------------------------------------------
 
 
-def sigmoid(x) -> np.ndarray:
+def sigmoid(x: Array) -> Array:
     """Logistic sigmoid, stable for large inputs of either sign.
 
     Math:
@@ -59,17 +72,14 @@ def sigmoid(x) -> np.ndarray:
     Returns:
         float64 array with values in [0, 1].
 
-    Shape:
-        x: any shape; output: same shape as x.
-
     PyTorch counterpart: ``torch.sigmoid(x)``.
     """
-    x = _as_float_array(x, "x")
+    x = as_float_array(x, "x")
     z = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
 
 
-def sigmoid_grad(x) -> np.ndarray:
+def sigmoid_grad(x: Array) -> Array:
     """Derivative of :func:`sigmoid`.
 
     Math:
@@ -82,9 +92,6 @@ def sigmoid_grad(x) -> np.ndarray:
     Returns:
         float64 array of derivatives in [0, 0.25].
 
-    Shape:
-        x: any shape; output: same shape as x.
-
     PyTorch counterpart: the gradient ``torch.sigmoid`` gives under autograd.
     """
     s = sigmoid(x)
@@ -96,7 +103,7 @@ def sigmoid_grad(x) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def tanh(x) -> np.ndarray:
+def tanh(x: Array) -> Array:
     """Hyperbolic tangent.
 
     Math:
@@ -109,15 +116,12 @@ def tanh(x) -> np.ndarray:
     Returns:
         float64 array with values in [-1, 1].
 
-    Shape:
-        x: any shape; output: same shape as x.
-
     PyTorch counterpart: ``torch.tanh(x)``.
     """
-    return np.tanh(_as_float_array(x, "x"))
+    return np.tanh(as_float_array(x, "x"))
 
 
-def tanh_grad(x) -> np.ndarray:
+def tanh_grad(x: Array) -> Array:
     """Derivative of :func:`tanh`.
 
     Math:
@@ -128,9 +132,6 @@ def tanh_grad(x) -> np.ndarray:
 
     Returns:
         float64 array of derivatives.
-
-    Shape:
-        x: any shape; output: same shape as x.
 
     PyTorch counterpart: the gradient ``torch.tanh`` gives under autograd.
     """
@@ -143,7 +144,7 @@ def tanh_grad(x) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def relu(x) -> np.ndarray:
+def relu(x: Array) -> Array:
     """Rectified linear unit.
 
     Math:
@@ -155,15 +156,12 @@ def relu(x) -> np.ndarray:
     Returns:
         float64 array.
 
-    Shape:
-        x: any shape; output: same shape as x.
-
     PyTorch counterpart: ``torch.relu(x)``.
     """
-    return np.maximum(_as_float_array(x, "x"), 0.0)
+    return np.maximum(as_float_array(x, "x"), 0.0)
 
 
-def relu_grad(x) -> np.ndarray:
+def relu_grad(x: Array) -> Array:
     """Derivative of :func:`relu`.
 
     Math:
@@ -176,16 +174,13 @@ def relu_grad(x) -> np.ndarray:
     Returns:
         float64 array of 0s and 1s.
 
-    Shape:
-        x: any shape; output: same shape as x.
-
     PyTorch counterpart: the gradient ``torch.relu`` gives under autograd.
     """
-    x = _as_float_array(x, "x")
+    x = as_float_array(x, "x")
     return (x > 0).astype(np.float64)
 
 
-def leaky_relu(x, negative_slope: float = 0.01) -> np.ndarray:
+def leaky_relu(x: Array, negative_slope: float = 0.01) -> Array:
     """Leaky ReLU: a small slope instead of zero for negative inputs.
 
     Math:
@@ -198,17 +193,13 @@ def leaky_relu(x, negative_slope: float = 0.01) -> np.ndarray:
     Returns:
         float64 array.
 
-    Shape:
-        x: any shape; output: same shape as x.
-
     PyTorch counterpart: ``torch.nn.functional.leaky_relu(x, negative_slope)``.
     """
-    x = _as_float_array(x, "x")
-    negative_slope = _as_real_scalar(negative_slope, "negative_slope")
+    x, negative_slope = _array_and_scalar(x, negative_slope, "negative_slope")
     return np.where(x > 0, x, negative_slope * x)
 
 
-def leaky_relu_grad(x, negative_slope: float = 0.01) -> np.ndarray:
+def leaky_relu_grad(x: Array, negative_slope: float = 0.01) -> Array:
     """Derivative of :func:`leaky_relu`.
 
     Math:
@@ -222,14 +213,10 @@ def leaky_relu_grad(x, negative_slope: float = 0.01) -> np.ndarray:
     Returns:
         float64 array.
 
-    Shape:
-        x: any shape; output: same shape as x.
-
     PyTorch counterpart: the gradient ``torch.nn.functional.leaky_relu`` gives
     under autograd.
     """
-    x = _as_float_array(x, "x")
-    negative_slope = _as_real_scalar(negative_slope, "negative_slope")
+    x, negative_slope = _array_and_scalar(x, negative_slope, "negative_slope")
     return np.where(x > 0, 1.0, negative_slope)
 
 
@@ -238,7 +225,7 @@ def leaky_relu_grad(x, negative_slope: float = 0.01) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def elu(x, alpha: float = 1.0) -> np.ndarray:
+def elu(x: Array, alpha: float = 1.0) -> Array:
     """Exponential linear unit.
 
     Math:
@@ -253,17 +240,13 @@ def elu(x, alpha: float = 1.0) -> np.ndarray:
     Returns:
         float64 array.
 
-    Shape:
-        x: any shape; output: same shape as x.
-
     PyTorch counterpart: ``torch.nn.functional.elu(x, alpha)``.
     """
-    x = _as_float_array(x, "x")
-    alpha = _as_real_scalar(alpha, "alpha")
+    x, alpha = _array_and_scalar(x, alpha, "alpha")
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
 
 
-def elu_grad(x, alpha: float = 1.0) -> np.ndarray:
+def elu_grad(x: Array, alpha: float = 1.0) -> Array:
     """Derivative of :func:`elu`.
 
     Math:
@@ -277,14 +260,10 @@ def elu_grad(x, alpha: float = 1.0) -> np.ndarray:
     Returns:
         float64 array.
 
-    Shape:
-        x: any shape; output: same shape as x.
-
     PyTorch counterpart: the gradient ``torch.nn.functional.elu`` gives under
     autograd.
     """
-    x = _as_float_array(x, "x")
-    alpha = _as_real_scalar(alpha, "alpha")
+    x, alpha = _array_and_scalar(x, alpha, "alpha")
     return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))
 
 
@@ -293,7 +272,7 @@ def elu_grad(x, alpha: float = 1.0) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def softmax(x, axis: int = -1) -> np.ndarray:
+def softmax(x: Array, axis: int = -1) -> Array:
     """Softmax along one axis, stable for huge logits.
 
     Math:
@@ -315,16 +294,12 @@ def softmax(x, axis: int = -1) -> np.ndarray:
 
     PyTorch counterpart: ``torch.softmax(x, dim=axis)``.
     """
-    x = _as_float_array(x, "x")
-    if x.ndim == 0:
-        raise ValueError("x must have at least one dimension for softmax")
-    axis = _check_axis(axis, x.ndim)
-    shifted = x - np.max(x, axis=axis, keepdims=True)
+    shifted, axis = _shift_by_max(x, axis, "softmax")
     exp = np.exp(shifted)
     return exp / np.sum(exp, axis=axis, keepdims=True)
 
 
-def log_softmax(x, axis: int = -1) -> np.ndarray:
+def log_softmax(x: Array, axis: int = -1) -> Array:
     """Logarithm of :func:`softmax`, computed without taking log of a tiny number.
 
     Math:
@@ -345,9 +320,5 @@ def log_softmax(x, axis: int = -1) -> np.ndarray:
 
     PyTorch counterpart: ``torch.log_softmax(x, dim=axis)``.
     """
-    x = _as_float_array(x, "x")
-    if x.ndim == 0:
-        raise ValueError("x must have at least one dimension for log_softmax")
-    axis = _check_axis(axis, x.ndim)
-    shifted = x - np.max(x, axis=axis, keepdims=True)
+    shifted, axis = _shift_by_max(x, axis, "log_softmax")
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))

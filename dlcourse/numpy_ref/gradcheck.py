@@ -26,11 +26,11 @@ value, and its numerical gradient is zero.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .functional import _as_float_array, _as_real_scalar
+from dlcourse.validation import Array, as_float_array, check_positive, check_rng
 
 __all__ = ["numerical_gradient", "rel_error", "check_gradient", "check_layer", "LayerCheck"]
 
@@ -39,7 +39,12 @@ __all__ = ["numerical_gradient", "rel_error", "check_gradient", "check_layer", "
 _REL_ERROR_FLOOR = 1e-8
 
 
-def numerical_gradient(f: Callable[[np.ndarray], object], x, df=None, h: float = 1e-5) -> np.ndarray:
+def _rel_errors(a: Array, b: Array) -> Array:
+    """Elementwise |a - b| / max(1e-8, |a| + |b|), the errors :func:`rel_error` takes the maximum of."""
+    return np.abs(a - b) / np.maximum(_REL_ERROR_FLOOR, np.abs(a) + np.abs(b))
+
+
+def numerical_gradient(f: Callable[[Array], Any], x: Array, df: Array | None = None, h: float = 1e-5) -> Array:
     """Numerical gradient of sum(f(x) * df) with respect to ``x``.
 
     Math:
@@ -70,14 +75,12 @@ def numerical_gradient(f: Callable[[np.ndarray], object], x, df=None, h: float =
     PyTorch counterpart: ``torch.autograd.gradcheck`` does the same comparison
     (for float64 inputs) against autograd.
     """
-    x = _as_float_array(x, "x").copy()  # private copy: the caller's x is never touched
-    h = _as_real_scalar(h, "h")
-    if h <= 0:
-        raise ValueError(f"h must be positive, got {h}")
+    x = as_float_array(x, "x").copy()  # private copy: the caller's x is never touched
+    h = check_positive(h, "h")
     if df is not None:
-        df = _as_float_array(df, "df")
+        df = as_float_array(df, "df")
 
-    def evaluate() -> np.ndarray:
+    def evaluate() -> Array:
         out = np.asarray(f(x), dtype=np.float64)
         if df is None and out.size != 1:
             raise ValueError(f"df is None, so f must return a scalar, but f(x) has shape {out.shape}")
@@ -98,7 +101,7 @@ def numerical_gradient(f: Callable[[np.ndarray], object], x, df=None, h: float =
     return grad
 
 
-def rel_error(a, b) -> float:
+def rel_error(a: Array, b: Array) -> float:
     """Largest elementwise relative error between two arrays.
 
     Math:
@@ -119,17 +122,17 @@ def rel_error(a, b) -> float:
     PyTorch counterpart: none; ``torch.testing.assert_close`` uses separate
     ``rtol`` and ``atol`` instead.
     """
-    a = _as_float_array(a, "a")
-    b = _as_float_array(b, "b")
+    a = as_float_array(a, "a")
+    b = as_float_array(b, "b")
     if a.shape != b.shape:
         raise ValueError(f"b must have the shape of a {a.shape}, got {b.shape}")
     if a.size == 0:
         return 0.0
-    errors = np.abs(a - b) / np.maximum(_REL_ERROR_FLOOR, np.abs(a) + np.abs(b))
-    return float(np.max(errors))
+    return float(np.max(_rel_errors(a, b)))
 
 
-def check_gradient(f: Callable[[np.ndarray], object], x, analytic, df=None, h: float = 1e-5) -> float:
+def check_gradient(f: Callable[[Array], Any], x: Array, analytic: Array, df: Array | None = None,
+                   h: float = 1e-5) -> float:
     """Relative error between an analytic gradient and :func:`numerical_gradient`.
 
     Math:
@@ -151,7 +154,7 @@ def check_gradient(f: Callable[[np.ndarray], object], x, analytic, df=None, h: f
 
     PyTorch counterpart: ``torch.autograd.gradcheck``.
     """
-    analytic = _as_float_array(analytic, "analytic")
+    analytic = as_float_array(analytic, "analytic")
     numerical = numerical_gradient(f, x, df=df, h=h)
     if analytic.shape != numerical.shape:
         raise ValueError(f"analytic must have the shape of x {numerical.shape}, got {analytic.shape}")
@@ -183,7 +186,9 @@ class LayerCheck:
         )
 
 
-def check_layer(forward, backward, inputs, *, rng: np.random.Generator, h: float = 1e-5) -> dict[str, LayerCheck]:
+def check_layer(forward: Callable[..., tuple[Any, Any]], backward: Callable[[Array, Any], Any],
+                inputs: Sequence[Array] | Mapping[str, Array], *, rng: np.random.Generator,
+                h: float = 1e-5) -> dict[str, LayerCheck]:
     """Check a layer's backward pass against centered differences for every input.
 
     A random upstream gradient ``dout`` (standard normal, from ``rng``; never
@@ -223,16 +228,15 @@ def check_layer(forward, backward, inputs, *, rng: np.random.Generator, h: float
     PyTorch counterpart: ``torch.autograd.gradcheck`` (which checks every
     output/input pair instead of one random projection).
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    check_rng(rng)
     if isinstance(inputs, Mapping):
         names = list(inputs)
-        arrays = [_as_float_array(inputs[k], k) for k in names]
+        arrays = [as_float_array(inputs[k], k) for k in names]
 
         def call(args):
             return forward(**dict(zip(names, args)))
     else:
-        arrays = [_as_float_array(a, f"input{i}") for i, a in enumerate(inputs)]
+        arrays = [as_float_array(a, f"input{i}") for i, a in enumerate(inputs)]
         names = [f"input{i}" for i in range(len(arrays))]
 
         def call(args):
@@ -248,9 +252,10 @@ def check_layer(forward, backward, inputs, *, rng: np.random.Generator, h: float
         raise ValueError(f"backward must return {len(arrays)} gradient(s), one per input, got {len(grads)}")
     results = {}
     for k, (name, grad) in enumerate(zip(names, grads)):
-        grad = _as_float_array(grad, "backward")
+        grad = as_float_array(grad, "backward")
         if grad.shape != arrays[k].shape:
-            raise ValueError(f"backward returned a gradient of shape {grad.shape} for {name} of shape {arrays[k].shape}")
+            raise ValueError(
+                f"backward returned a gradient of shape {grad.shape} for {name} of shape {arrays[k].shape}")
 
         def f(a, k=k):
             args = list(arrays)
@@ -261,7 +266,7 @@ def check_layer(forward, backward, inputs, *, rng: np.random.Generator, h: float
         if grad.size == 0:
             results[name] = LayerCheck(name, 0.0, (), float("nan"), float("nan"))
             continue
-        errors = np.abs(grad - num) / np.maximum(_REL_ERROR_FLOOR, np.abs(grad) + np.abs(num))
+        errors = _rel_errors(grad, num)
         worst = tuple(int(i) for i in np.unravel_index(np.argmax(errors), grad.shape))
         results[name] = LayerCheck(name, float(errors[worst]), worst, float(grad[worst]), float(num[worst]))
     return results

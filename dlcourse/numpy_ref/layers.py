@@ -3,10 +3,18 @@
 Every layer is a pair of functions:
 
 * ``<layer>_forward(inputs...) -> (out, cache)`` computes the output and
-  returns a ``cache`` holding whatever the backward pass needs;
+  returns a ``cache`` holding whatever the backward pass needs: a
+  ``NamedTuple`` per layer (:class:`AffineCache`, :class:`ReLUCache`, ...,
+  :class:`~dlcourse.numpy_ref.batchnorm.BatchNormCache`,
+  :class:`~dlcourse.numpy_ref.dropout.DropoutCache`), read by field name, and
+  still a tuple that unpacks in field order;
 * ``<layer>_backward(dout, cache)`` takes the upstream gradient
   ``dout = dL/dout`` (shaped like ``out``) and returns the gradient(s) of the
   loss with respect to the forward inputs, by the chain rule.
+
+This module holds the affine and activation layers and re-exports batch norm
+(:mod:`dlcourse.numpy_ref.batchnorm`) and inverted dropout
+(:mod:`dlcourse.numpy_ref.dropout`), so every layer imports from here.
 
 The activation layers reuse :mod:`dlcourse.numpy_ref.functional` for their
 math, so there is one source of truth for every formula.  Gradients match
@@ -21,10 +29,17 @@ copies), so do not modify an input between a forward and its backward.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
+
 import numpy as np
 
+from dlcourse.validation import Array, as_float_array
+
 from . import functional as F
-from .functional import _as_float_array, _as_real_scalar
+from ._checks import check_dout
+from .batchnorm import BatchNormCache, batchnorm_backward, batchnorm_backward_staged, batchnorm_forward
+from .dropout import DropoutCache, dropout_backward, dropout_forward
 
 __all__ = [
     "affine_forward",
@@ -44,15 +59,15 @@ __all__ = [
     "batchnorm_backward_staged",
     "dropout_forward",
     "dropout_backward",
+    "AffineCache",
+    "ReLUCache",
+    "SigmoidCache",
+    "TanhCache",
+    "LeakyReLUCache",
+    "ELUCache",
+    "BatchNormCache",
+    "DropoutCache",
 ]
-
-
-def _check_dout(dout, shape: tuple[int, ...]) -> np.ndarray:
-    """Convert ``dout`` to float64 and check it is shaped like the forward output."""
-    dout = _as_float_array(dout, "dout")
-    if dout.shape != shape:
-        raise ValueError(f"dout must have the shape of the forward output {shape}, got {dout.shape}")
-    return dout
 
 
 # ---------------------------------------------------------------------------
@@ -60,7 +75,15 @@ def _check_dout(dout, shape: tuple[int, ...]) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def affine_forward(x, w, b):
+class AffineCache(NamedTuple):
+    """What :func:`affine_forward` keeps: its inputs x (N, D_in), w (D_in, D_out) and b (D_out,)."""
+
+    x: Array
+    w: Array
+    b: Array
+
+
+def affine_forward(x: Array, w: Array, b: Array) -> tuple[Array, AffineCache]:
     """Affine (fully connected, linear) layer.
 
     Math:
@@ -73,7 +96,7 @@ def affine_forward(x, w, b):
         b: biases.
 
     Returns:
-        ``(out, cache)`` with ``cache = (x, w, b)``.
+        ``(out, cache)`` with ``cache = AffineCache(x, w, b)``.
 
     Shape:
         x: (N, D_in); w: (D_in, D_out); b: (D_out,); out: (N, D_out).
@@ -81,9 +104,9 @@ def affine_forward(x, w, b):
     PyTorch counterpart: ``torch.nn.functional.linear(x, w.T, b)``; note that
     ``torch.nn.Linear`` stores its weight transposed, as (D_out, D_in).
     """
-    x = _as_float_array(x, "x")
-    w = _as_float_array(w, "w")
-    b = _as_float_array(b, "b")
+    x = as_float_array(x, "x")
+    w = as_float_array(w, "w")
+    b = as_float_array(b, "b")
     if x.ndim != 2:
         raise ValueError(f"x must have shape (N, D_in), got {x.shape}")
     if w.ndim != 2 or w.shape[0] != x.shape[1]:
@@ -91,10 +114,10 @@ def affine_forward(x, w, b):
     if b.shape != (w.shape[1],):
         raise ValueError(f"b must have shape (D_out,) = ({w.shape[1]},), got {b.shape}")
     out = x @ w + b
-    return out, (x, w, b)
+    return out, AffineCache(x, w, b)
 
 
-def affine_backward(dout, cache):
+def affine_backward(dout: Array, cache: AffineCache) -> tuple[Array, Array, Array]:
     """Backward pass of :func:`affine_forward`.
 
     Math:
@@ -103,7 +126,7 @@ def affine_backward(dout, cache):
 
     Args:
         dout: upstream gradient dL/dout.
-        cache: the ``cache`` returned by :func:`affine_forward`.
+        cache: the :class:`AffineCache` returned by :func:`affine_forward`.
 
     Returns:
         ``(dx, dw, db)``, shaped like ``x``, ``w`` and ``b``.
@@ -114,516 +137,130 @@ def affine_backward(dout, cache):
     PyTorch counterpart: the gradients autograd gives for
     ``torch.nn.functional.linear``.
     """
-    x, w, _ = cache
-    dout = _check_dout(dout, (x.shape[0], w.shape[1]))
-    dx = dout @ w.T
-    dw = x.T @ dout
-    db = np.sum(dout, axis=0)
-    return dx, dw, db
+    x, w = cache.x, cache.w
+    dout = check_dout(dout, (x.shape[0], w.shape[1]))
+    return dout @ w.T, x.T @ dout, np.sum(dout, axis=0)
 
 
 # ---------------------------------------------------------------------------
-# Activation layers: out = f(x) elementwise, so dx = dout * f'(x)
+# Activation layers: out = f(x) elementwise, so dx = dout * f'(x).
+# Every forward takes x of any shape and returns (out, cache) with out shaped
+# like x; every backward returns dx shaped like x.  The formulas and torch's
+# choice of derivative at the kinks are documented once, in
+# dlcourse.numpy_ref.functional (f = functional.<name>, f' = <name>_grad).
 # ---------------------------------------------------------------------------
 
 
-def relu_forward(x):
-    """ReLU layer: out = max(0, x) elementwise.
+_Cache = TypeVar("_Cache", bound=tuple)
 
-    Math:
-        out = relu(x); see :func:`dlcourse.numpy_ref.functional.relu`.
 
-    Args:
-        x: input of any shape.
+def _forward(f: Callable[..., Array], cache_type: Callable[..., _Cache], x: Any,
+             *params: float) -> tuple[Array, _Cache]:
+    """out = f(x, *params) and the cache ``cache_type(x, *params)``: every activation forward."""
+    x = as_float_array(x, "x")
+    return f(x, *params), cache_type(x, *params)
 
-    Returns:
-        ``(out, cache)`` with ``cache = x``.
 
-    Shape:
-        x: any shape; out: same as x.
+def _backward(f_grad: Callable[..., Array], dout: Any, cache: Any) -> Array:
+    """dx = dout * f'(x, ...): every activation backward.
+
+    The cache's fields are passed to ``f_grad`` by name (x, and negative_slope or alpha).
+    """
+    return check_dout(dout, cache.x.shape) * f_grad(**cache._asdict())
+
+
+class ReLUCache(NamedTuple):
+    """What :func:`relu_forward` keeps: its input x."""
+
+    x: Array
+
+
+class SigmoidCache(NamedTuple):
+    """What :func:`sigmoid_forward` keeps: its input x."""
+
+    x: Array
+
+
+class TanhCache(NamedTuple):
+    """What :func:`tanh_forward` keeps: its input x."""
+
+    x: Array
+
+
+class LeakyReLUCache(NamedTuple):
+    """What :func:`leaky_relu_forward` keeps: its input x and the slope used for x <= 0."""
+
+    x: Array
+    negative_slope: float
+
+
+class ELUCache(NamedTuple):
+    """What :func:`elu_forward` keeps: its input x and the ELU's alpha."""
+
+    x: Array
+    alpha: float
+
+
+def relu_forward(x: Array) -> tuple[Array, ReLUCache]:
+    """ReLU layer, out = max(0, x); returns ``(out, ReLUCache(x))``.
 
     PyTorch counterpart: ``torch.relu(x)``.
     """
-    x = _as_float_array(x, "x")
-    return F.relu(x), x
+    return _forward(F.relu, ReLUCache, x)
 
 
-def relu_backward(dout, cache):
-    """Backward pass of :func:`relu_forward`.
-
-    Math:
-        dx = dout * 1[x > 0]: the gradient passes where the input was
-        positive and is blocked elsewhere (including at x = 0, like torch).
-
-    Args:
-        dout: upstream gradient dL/dout.
-        cache: the ``cache`` returned by :func:`relu_forward`.
-
-    Returns:
-        dx, shaped like x.
-
-    Shape:
-        dout: shape of x; dx: shape of x.
-
-    PyTorch counterpart: the gradient autograd gives for ``torch.relu``.
-    """
-    x = cache
-    return _check_dout(dout, x.shape) * F.relu_grad(x)
+def relu_backward(dout: Array, cache: ReLUCache) -> Array:
+    """Backward of :func:`relu_forward`: dx = dout * 1[x > 0] (blocked at x = 0, like torch)."""
+    return _backward(F.relu_grad, dout, cache)
 
 
-def sigmoid_forward(x):
-    """Sigmoid layer: out = 1 / (1 + exp(-x)) elementwise.
-
-    Math:
-        out = sigmoid(x); see :func:`dlcourse.numpy_ref.functional.sigmoid`.
-
-    Args:
-        x: input of any shape.
-
-    Returns:
-        ``(out, cache)`` with ``cache = x``.
-
-    Shape:
-        x: any shape; out: same as x.
+def sigmoid_forward(x: Array) -> tuple[Array, SigmoidCache]:
+    """Sigmoid layer, out = 1 / (1 + exp(-x)); returns ``(out, SigmoidCache(x))``.
 
     PyTorch counterpart: ``torch.sigmoid(x)``.
     """
-    x = _as_float_array(x, "x")
-    return F.sigmoid(x), x
+    return _forward(F.sigmoid, SigmoidCache, x)
 
 
-def sigmoid_backward(dout, cache):
-    """Backward pass of :func:`sigmoid_forward`.
-
-    Math:
-        dx = dout * s * (1 - s) with s = sigmoid(x).
-
-    Args:
-        dout: upstream gradient dL/dout.
-        cache: the ``cache`` returned by :func:`sigmoid_forward`.
-
-    Returns:
-        dx, shaped like x.
-
-    Shape:
-        dout: shape of x; dx: shape of x.
-
-    PyTorch counterpart: the gradient autograd gives for ``torch.sigmoid``.
-    """
-    x = cache
-    return _check_dout(dout, x.shape) * F.sigmoid_grad(x)
+def sigmoid_backward(dout: Array, cache: SigmoidCache) -> Array:
+    """Backward of :func:`sigmoid_forward`: dx = dout * s * (1 - s) with s = sigmoid(x)."""
+    return _backward(F.sigmoid_grad, dout, cache)
 
 
-def tanh_forward(x):
-    """Tanh layer: out = tanh(x) elementwise.
-
-    Math:
-        out = tanh(x); see :func:`dlcourse.numpy_ref.functional.tanh`.
-
-    Args:
-        x: input of any shape.
-
-    Returns:
-        ``(out, cache)`` with ``cache = x``.
-
-    Shape:
-        x: any shape; out: same as x.
+def tanh_forward(x: Array) -> tuple[Array, TanhCache]:
+    """Tanh layer, out = tanh(x); returns ``(out, TanhCache(x))``.
 
     PyTorch counterpart: ``torch.tanh(x)``.
     """
-    x = _as_float_array(x, "x")
-    return F.tanh(x), x
+    return _forward(F.tanh, TanhCache, x)
 
 
-def tanh_backward(dout, cache):
-    """Backward pass of :func:`tanh_forward`.
-
-    Math:
-        dx = dout * (1 - tanh(x)**2).
-
-    Args:
-        dout: upstream gradient dL/dout.
-        cache: the ``cache`` returned by :func:`tanh_forward`.
-
-    Returns:
-        dx, shaped like x.
-
-    Shape:
-        dout: shape of x; dx: shape of x.
-
-    PyTorch counterpart: the gradient autograd gives for ``torch.tanh``.
-    """
-    x = cache
-    return _check_dout(dout, x.shape) * F.tanh_grad(x)
+def tanh_backward(dout: Array, cache: TanhCache) -> Array:
+    """Backward of :func:`tanh_forward`: dx = dout * (1 - tanh(x)**2)."""
+    return _backward(F.tanh_grad, dout, cache)
 
 
-def leaky_relu_forward(x, negative_slope: float = 0.01):
-    """Leaky ReLU layer: out = x if x > 0 else negative_slope * x.
-
-    Math:
-        out = leaky_relu(x, negative_slope); see
-        :func:`dlcourse.numpy_ref.functional.leaky_relu`.
-
-    Args:
-        x: input of any shape.
-        negative_slope: slope for x <= 0.
-
-    Returns:
-        ``(out, cache)`` with ``cache = (x, negative_slope)``.
-
-    Shape:
-        x: any shape; out: same as x.
+def leaky_relu_forward(x: Array, negative_slope: float = 0.01) -> tuple[Array, LeakyReLUCache]:
+    """Leaky ReLU layer, out = x if x > 0 else negative_slope * x; returns ``(out, LeakyReLUCache(x, negative_slope))``.
 
     PyTorch counterpart: ``torch.nn.functional.leaky_relu(x, negative_slope)``.
     """
-    x = _as_float_array(x, "x")
-    out = F.leaky_relu(x, negative_slope)  # also validates negative_slope
-    return out, (x, negative_slope)
+    return _forward(F.leaky_relu, LeakyReLUCache, x, negative_slope)  # F.leaky_relu validates negative_slope
 
 
-def leaky_relu_backward(dout, cache):
-    """Backward pass of :func:`leaky_relu_forward`.
-
-    Math:
-        dx = dout * (1 if x > 0 else negative_slope); at x = 0 the slope is
-        negative_slope, like torch.
-
-    Args:
-        dout: upstream gradient dL/dout.
-        cache: the ``cache`` returned by :func:`leaky_relu_forward`.
-
-    Returns:
-        dx, shaped like x.
-
-    Shape:
-        dout: shape of x; dx: shape of x.
-
-    PyTorch counterpart: the gradient autograd gives for
-    ``torch.nn.functional.leaky_relu``.
-    """
-    x, negative_slope = cache
-    return _check_dout(dout, x.shape) * F.leaky_relu_grad(x, negative_slope)
+def leaky_relu_backward(dout: Array, cache: LeakyReLUCache) -> Array:
+    """Backward of :func:`leaky_relu_forward`: dx = dout * (1 if x > 0 else negative_slope), negative_slope at 0."""
+    return _backward(F.leaky_relu_grad, dout, cache)
 
 
-def elu_forward(x, alpha: float = 1.0):
-    """ELU layer: out = x if x > 0 else alpha * (exp(x) - 1).
-
-    Math:
-        out = elu(x, alpha); see :func:`dlcourse.numpy_ref.functional.elu`.
-
-    Args:
-        x: input of any shape.
-        alpha: the ELU's alpha (negative saturation value is -alpha).
-
-    Returns:
-        ``(out, cache)`` with ``cache = (x, alpha)``.
-
-    Shape:
-        x: any shape; out: same as x.
+def elu_forward(x: Array, alpha: float = 1.0) -> tuple[Array, ELUCache]:
+    """ELU layer, out = x if x > 0 else alpha * (exp(x) - 1); returns ``(out, ELUCache(x, alpha))``.
 
     PyTorch counterpart: ``torch.nn.functional.elu(x, alpha)``.
     """
-    x = _as_float_array(x, "x")
-    out = F.elu(x, alpha)  # also validates alpha
-    return out, (x, alpha)
+    return _forward(F.elu, ELUCache, x, alpha)  # F.elu validates alpha
 
 
-def elu_backward(dout, cache):
-    """Backward pass of :func:`elu_forward`.
-
-    Math:
-        dx = dout * (1 if x > 0 else alpha * exp(x)); at x = 0 the slope is
-        alpha, like torch.
-
-    Args:
-        dout: upstream gradient dL/dout.
-        cache: the ``cache`` returned by :func:`elu_forward`.
-
-    Returns:
-        dx, shaped like x.
-
-    Shape:
-        dout: shape of x; dx: shape of x.
-
-    PyTorch counterpart: the gradient autograd gives for
-    ``torch.nn.functional.elu``.
-    """
-    x, alpha = cache
-    return _check_dout(dout, x.shape) * F.elu_grad(x, alpha)
-
-
-# ---------------------------------------------------------------------------
-# Batch normalization
-# ---------------------------------------------------------------------------
-
-
-def _check_running(arr, name: str, d: int) -> np.ndarray:
-    """Check a running-statistics buffer: a writeable float64 array of shape (D,)."""
-    if not isinstance(arr, np.ndarray) or arr.dtype != np.float64:
-        raise ValueError(
-            f"{name} must be a float64 numpy array (it is updated in place), got "
-            f"{type(arr).__name__}{'' if not isinstance(arr, np.ndarray) else ' of dtype ' + str(arr.dtype)}"
-        )
-    if arr.shape != (d,):
-        raise ValueError(f"{name} must have shape (D,) = ({d},), got {arr.shape}")
-    if not arr.flags.writeable:
-        raise ValueError(f"{name} must be writeable (it is updated in place)")
-    return arr
-
-
-def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training, momentum=0.1, eps=1e-5):
-    """Batch normalization over a batch of feature vectors.
-
-    Math:
-        Training: mu = mean_n x, var = mean_n (x - mu)**2 (biased),
-        x_hat = (x - mu) / sqrt(var + eps), out = gamma * x_hat + beta, and the
-        running statistics are updated *in place*:
-        running_mean <- (1 - momentum) * running_mean + momentum * mu,
-        running_var  <- (1 - momentum) * running_var + momentum * var * N / (N - 1)
-        (the *unbiased* batch variance, as torch does; the normalization itself
-        uses the biased one).  Evaluation: x_hat = (x - running_mean) /
-        sqrt(running_var + eps), the running statistics are left unchanged.
-
-    A feature that is constant over the batch has var = 0; eps > 0 keeps
-    x_hat = 0 (finite) there, so its output is simply beta.
-
-    Args:
-        x: a batch of inputs, one row per sample.
-        gamma: scale, one per feature.
-        beta: shift, one per feature.
-        running_mean: float64 running mean, updated in place when training.
-        running_var: float64 running variance, updated in place when training.
-        training: True for batch statistics (and running-statistics updates),
-            False to normalize with the running statistics.
-        momentum: weight of the *new* batch in the running averages, in [0, 1]
-            (torch's convention; the lectures' EWA decay is 1 - momentum).
-        eps: added to the variance before the square root, > 0.
-
-    Returns:
-        ``(out, cache)``; pass ``cache`` to :func:`batchnorm_backward` or
-        :func:`batchnorm_backward_staged`.
-
-    Raises:
-        ValueError: naming the argument for bad shapes or values; naming ``x``
-            when training on a batch of a single sample (the unbiased variance
-            is undefined; torch raises too).
-
-    Shape:
-        x: (N, D); gamma, beta, running_mean, running_var: (D,); out: (N, D).
-
-    PyTorch counterpart: ``torch.nn.BatchNorm1d(D, eps, momentum)`` in
-    ``train()`` / ``eval()`` mode, i.e. ``torch.nn.functional.batch_norm(x,
-    running_mean, running_var, gamma, beta, training, momentum, eps)``.
-    """
-    x = _as_float_array(x, "x")
-    if x.ndim != 2 or x.shape[1] == 0:
-        raise ValueError(f"x must have shape (N, D) with D >= 1, got {x.shape}")
-    n, d = x.shape
-    gamma = _as_float_array(gamma, "gamma")
-    beta = _as_float_array(beta, "beta")
-    if gamma.shape != (d,):
-        raise ValueError(f"gamma must have shape (D,) = ({d},), got {gamma.shape}")
-    if beta.shape != (d,):
-        raise ValueError(f"beta must have shape (D,) = ({d},), got {beta.shape}")
-    _check_running(running_mean, "running_mean", d)
-    _check_running(running_var, "running_var", d)
-    if not isinstance(training, (bool, np.bool_)):
-        raise ValueError(f"training must be True or False, got {training!r}")
-    momentum = _as_real_scalar(momentum, "momentum")
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"momentum must lie in [0, 1], got {momentum}")
-    eps = _as_real_scalar(eps, "eps")
-    if eps <= 0:
-        raise ValueError(f"eps must be positive, got {eps}")
-
-    if training:
-        if n < 2:
-            raise ValueError(f"x must hold at least 2 samples per feature when training, got shape {x.shape}")
-        mu = x.mean(axis=0)
-        xmu = x - mu
-        var = np.mean(xmu * xmu, axis=0)  # biased: used to normalize
-        # in place, like torch's buffers: new = (1 - momentum) * old + momentum * batch
-        running_mean *= 1.0 - momentum
-        running_mean += momentum * mu
-        running_var *= 1.0 - momentum
-        running_var += momentum * var * (n / (n - 1))  # unbiased
-    else:
-        xmu = x - running_mean
-        var = running_var.copy()
-    inv_std = 1.0 / np.sqrt(var + eps)
-    x_hat = xmu * inv_std
-    out = gamma * x_hat + beta
-    cache = {"training": bool(training), "x_hat": x_hat, "xmu": xmu, "var": var,
-             "inv_std": inv_std, "gamma": gamma, "eps": eps}
-    return out, cache
-
-
-def batchnorm_backward(dout, cache):
-    """Backward pass of :func:`batchnorm_forward`, simplified closed form.
-
-    This is the fast version (one expression, no intermediate graph nodes);
-    :func:`batchnorm_backward_staged` walks the computational graph node by
-    node and gives the same result up to rounding.
-
-    Math:
-        With g = dout * gamma (= dL/dx_hat), in training mode
-        dx = inv_std / N * (N * g - sum_n g - x_hat * sum_n (g * x_hat)),
-        because mu and var depend on every sample.  In evaluation mode the
-        statistics are constants: dx = g * inv_std.  In both modes
-        dgamma = sum_n dout * x_hat and dbeta = sum_n dout.
-
-    Args:
-        dout: upstream gradient dL/dout.
-        cache: the ``cache`` returned by :func:`batchnorm_forward`.
-
-    Returns:
-        ``(dx, dgamma, dbeta)``, shaped like ``x``, ``gamma`` and ``beta``.
-
-    Shape:
-        dout: (N, D); dx: (N, D); dgamma, dbeta: (D,).
-
-    PyTorch counterpart: the gradients autograd gives for
-    ``torch.nn.functional.batch_norm``.
-    """
-    x_hat, inv_std, gamma = cache["x_hat"], cache["inv_std"], cache["gamma"]
-    dout = _check_dout(dout, x_hat.shape)
-    dbeta = dout.sum(axis=0)
-    dgamma = np.sum(dout * x_hat, axis=0)
-    g = dout * gamma
-    if not cache["training"]:
-        return g * inv_std, dgamma, dbeta
-    n = x_hat.shape[0]
-    dx = (inv_std / n) * (n * g - g.sum(axis=0) - x_hat * np.sum(g * x_hat, axis=0))
-    return dx, dgamma, dbeta
-
-
-def batchnorm_backward_staged(dout, cache):
-    """Backward pass of :func:`batchnorm_forward`, node by node through the graph.
-
-    The forward pass as a computational graph (training mode):
-    mu = mean(x); xmu = x - mu; sq = xmu**2; var = mean(sq);
-    std = sqrt(var + eps); inv = 1 / std; x_hat = xmu * inv;
-    out = gamma * x_hat + beta.  Each node's local derivative is applied in
-    reverse order; note that xmu feeds two nodes (sq and x_hat), so its
-    gradient is the sum of two contributions, and x feeds xmu and mu.
-    Slower than :func:`batchnorm_backward` but easier to derive; the two agree
-    to rounding error.
-
-    Math:
-        dx_hat = dout * gamma; dinv = sum_n dx_hat * xmu;
-        dstd = -dinv / std**2; dvar = dstd / (2 std); dsq = dvar / N;
-        dxmu = dx_hat * inv + 2 xmu dsq; dmu = -sum_n dxmu;
-        dx = dxmu + dmu / N.  (Evaluation mode: dx = dx_hat * inv.)
-
-    Args:
-        dout: upstream gradient dL/dout.
-        cache: the ``cache`` returned by :func:`batchnorm_forward`.
-
-    Returns:
-        ``(dx, dgamma, dbeta)``, shaped like ``x``, ``gamma`` and ``beta``.
-
-    Shape:
-        dout: (N, D); dx: (N, D); dgamma, dbeta: (D,).
-
-    PyTorch counterpart: the gradients autograd gives for
-    ``torch.nn.functional.batch_norm``.
-    """
-    x_hat, xmu, var, inv, gamma, eps = (cache[k] for k in ("x_hat", "xmu", "var", "inv_std", "gamma", "eps"))
-    dout = _check_dout(dout, x_hat.shape)
-    n = x_hat.shape[0]
-    # out = gamma * x_hat + beta
-    dbeta = np.sum(dout, axis=0)
-    dgamma = np.sum(dout * x_hat, axis=0)
-    dx_hat = dout * gamma
-    if not cache["training"]:
-        return dx_hat * inv, dgamma, dbeta
-    # x_hat = xmu * inv
-    dxmu = dx_hat * inv
-    dinv = np.sum(dx_hat * xmu, axis=0)
-    # inv = 1 / std
-    std = np.sqrt(var + eps)
-    dstd = -dinv / std**2
-    # std = sqrt(var + eps)
-    dvar = dstd / (2.0 * std)
-    # var = mean(sq)
-    dsq = np.ones_like(xmu) * dvar / n
-    # sq = xmu ** 2  (second path into xmu)
-    dxmu = dxmu + 2.0 * xmu * dsq
-    # xmu = x - mu
-    dx = dxmu.copy()
-    dmu = -np.sum(dxmu, axis=0)
-    # mu = mean(x)
-    dx += np.ones_like(xmu) * dmu / n
-    return dx, dgamma, dbeta
-
-
-# ---------------------------------------------------------------------------
-# Inverted dropout
-# ---------------------------------------------------------------------------
-
-
-def dropout_forward(x, keep_prob, *, training, rng):
-    """Inverted dropout with keep probability ``keep_prob``.
-
-    Math:
-        Training: mask = (u < keep_prob) / keep_prob with u ~ U[0, 1)
-        elementwise, out = x * mask; every unit is kept with probability
-        keep_prob and the survivors are scaled by 1 / keep_prob, so that
-        E[out] = x and nothing needs rescaling at test time.  Evaluation (or
-        keep_prob = 1): out = x (a copy), and ``rng`` is not used.
-
-    Args:
-        x: input of any shape.
-        keep_prob: probability of *keeping* a unit, in (0, 1] (the lectures'
-            p; torch's ``Dropout(p)`` uses the drop probability p = 1 - keep_prob).
-        training: True to drop units, False for the identity.
-        rng: the ``np.random.Generator`` that draws the mask (one
-            ``rng.random(x.shape)`` call per training forward with
-            keep_prob < 1); may be None in evaluation mode.
-
-    Returns:
-        ``(out, cache)`` with ``cache = mask`` (``None`` when nothing was dropped).
-
-    Shape:
-        x: any shape; out: same as x.
-
-    PyTorch counterpart: ``torch.nn.functional.dropout(x, p=1 - keep_prob,
-    training=training)`` (same scaling; a different random stream).
-    """
-    x = _as_float_array(x, "x")
-    keep_prob = _as_real_scalar(keep_prob, "keep_prob")
-    if not 0.0 < keep_prob <= 1.0:
-        raise ValueError(f"keep_prob must lie in (0, 1], got {keep_prob}")
-    if not isinstance(training, (bool, np.bool_)):
-        raise ValueError(f"training must be True or False, got {training!r}")
-    if not training or keep_prob == 1.0:
-        return x.copy(), (None, x.shape)
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    mask = (rng.random(x.shape) < keep_prob) / keep_prob
-    return x * mask, (mask, x.shape)
-
-
-def dropout_backward(dout, cache):
-    """Backward pass of :func:`dropout_forward`.
-
-    Math:
-        dx = dout * mask (the same mask, scale included); in evaluation mode
-        dx = dout.
-
-    Args:
-        dout: upstream gradient dL/dout.
-        cache: the ``cache`` returned by :func:`dropout_forward`.
-
-    Returns:
-        dx, shaped like x.
-
-    Shape:
-        dout: shape of x; dx: shape of x.
-
-    PyTorch counterpart: the gradient autograd gives for
-    ``torch.nn.functional.dropout``.
-    """
-    mask, shape = cache
-    dout = _check_dout(dout, shape)
-    return dout.copy() if mask is None else dout * mask
+def elu_backward(dout: Array, cache: ELUCache) -> Array:
+    """Backward of :func:`elu_forward`: dx = dout * (1 if x > 0 else alpha * exp(x)), alpha at 0 (like torch)."""
+    return _backward(F.elu_grad, dout, cache)

@@ -5,6 +5,9 @@ Each function returns a pair ``(loss, grad)``:
 * ``loss`` is a Python float, averaged ("mean reduction", torch's default);
 * ``grad`` is d loss / d (first argument), an array shaped like that argument.
 
+The elementwise losses (all but :func:`cross_entropy`) take two arrays of the
+same shape, any non-empty shape.
+
 Because of the mean, every gradient carries a factor 1/N, where N is the
 number of averaged terms (all elements for the elementwise losses, the batch
 size for :func:`cross_entropy`).  The values match the torch function named in
@@ -16,9 +19,14 @@ Inputs are never modified.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from .functional import _as_float_array, log_softmax, sigmoid, softmax
+import numpy as np
+import numpy.typing as npt
+
+from dlcourse.validation import Array, as_float_array
+
+from .functional import log_softmax, sigmoid, softmax
 
 __all__ = [
     "mse_loss",
@@ -37,10 +45,10 @@ _BCE_LOG_CLAMP = -100.0
 _BCE_GRAD_EPS = float(np.float32(1e-12))
 
 
-def _check_pair(first, second, first_name: str, second_name: str):
+def _check_pair(first: Any, second: Any, first_name: str, second_name: str) -> tuple[Array, Array]:
     """Convert both arguments to float64 and check they have the same, non-empty shape."""
-    first = _as_float_array(first, first_name)
-    second = _as_float_array(second, second_name)
+    first = as_float_array(first, first_name)
+    second = as_float_array(second, second_name)
     if second.shape != first.shape:
         raise ValueError(
             f"{second_name} must have the same shape as {first_name}: "
@@ -51,7 +59,7 @@ def _check_pair(first, second, first_name: str, second_name: str):
     return first, second
 
 
-def _check_values_in(arr: np.ndarray, allowed: tuple[float, ...], name: str) -> None:
+def _check_values_in(arr: Array, allowed: tuple[float, ...], name: str) -> None:
     """Raise ValueError naming ``name`` unless every element of ``arr`` is in ``allowed``."""
     ok = np.isin(arr, allowed)
     if not ok.all():
@@ -64,7 +72,7 @@ def _check_values_in(arr: np.ndarray, allowed: tuple[float, ...], name: str) -> 
 # ---------------------------------------------------------------------------
 
 
-def mse_loss(pred, target) -> tuple[float, np.ndarray]:
+def mse_loss(pred: Array, target: Array) -> tuple[float, Array]:
     """Mean squared error.
 
     Math:
@@ -77,9 +85,6 @@ def mse_loss(pred, target) -> tuple[float, np.ndarray]:
 
     Returns:
         ``(loss, dpred)``.
-
-    Shape:
-        pred: any non-empty shape; target: same as pred; dpred: same as pred.
 
     PyTorch counterpart: ``torch.nn.functional.mse_loss(pred, target)``.
     """
@@ -94,7 +99,7 @@ def mse_loss(pred, target) -> tuple[float, np.ndarray]:
 # ---------------------------------------------------------------------------
 
 
-def binary_cross_entropy(prob, target) -> tuple[float, np.ndarray]:
+def binary_cross_entropy(prob: Array, target: Array) -> tuple[float, Array]:
     """Binary cross-entropy on probabilities ("logistic loss, 0/1 labels").
 
     Math:
@@ -119,9 +124,6 @@ def binary_cross_entropy(prob, target) -> tuple[float, np.ndarray]:
         ValueError: if ``prob`` leaves [0, 1], ``target`` is not 0/1, or the
             shapes differ.
 
-    Shape:
-        prob: any non-empty shape; target: same as prob; dprob: same as prob.
-
     PyTorch counterpart: ``torch.nn.functional.binary_cross_entropy(prob, target)``.
     """
     prob, target = _check_pair(prob, target, "prob", "target")
@@ -138,7 +140,7 @@ def binary_cross_entropy(prob, target) -> tuple[float, np.ndarray]:
     return float(loss), grad
 
 
-def binary_cross_entropy_with_logits(logits, target) -> tuple[float, np.ndarray]:
+def binary_cross_entropy_with_logits(logits: Array, target: Array) -> tuple[float, Array]:
     """Binary cross-entropy on raw scores: sigmoid and BCE fused, stable.
 
     Math:
@@ -152,9 +154,6 @@ def binary_cross_entropy_with_logits(logits, target) -> tuple[float, np.ndarray]
 
     Returns:
         ``(loss, dlogits)``.
-
-    Shape:
-        logits: any non-empty shape; target: same as logits; dlogits: same as logits.
 
     PyTorch counterpart: ``torch.nn.functional.binary_cross_entropy_with_logits(logits, target)``.
     """
@@ -170,7 +169,7 @@ def binary_cross_entropy_with_logits(logits, target) -> tuple[float, np.ndarray]
 # ---------------------------------------------------------------------------
 
 
-def soft_margin_loss(score, target) -> tuple[float, np.ndarray]:
+def soft_margin_loss(score: Array, target: Array) -> tuple[float, Array]:
     """Soft-margin loss ("logistic loss, ±1 labels").
 
     Math:
@@ -187,9 +186,6 @@ def soft_margin_loss(score, target) -> tuple[float, np.ndarray]:
     Returns:
         ``(loss, dscore)``.
 
-    Shape:
-        score: any non-empty shape; target: same as score; dscore: same as score.
-
     PyTorch counterpart: ``torch.nn.functional.soft_margin_loss(score, target)``.
     """
     score, target = _check_pair(score, target, "score", "target")
@@ -205,7 +201,7 @@ def soft_margin_loss(score, target) -> tuple[float, np.ndarray]:
 # ---------------------------------------------------------------------------
 
 
-def cross_entropy(logits, labels) -> tuple[float, np.ndarray]:
+def cross_entropy(logits: Array, labels: npt.NDArray[np.integer]) -> tuple[float, Array]:
     """Softmax cross-entropy for integer class labels.
 
     Math:
@@ -229,7 +225,7 @@ def cross_entropy(logits, labels) -> tuple[float, np.ndarray]:
 
     PyTorch counterpart: ``torch.nn.functional.cross_entropy(logits, labels)``.
     """
-    logits = _as_float_array(logits, "logits")
+    logits = as_float_array(logits, "logits")
     if logits.ndim != 2 or logits.shape[0] == 0 or logits.shape[1] == 0:
         raise ValueError(f"logits must have shape (N, C) with N, C >= 1, got {logits.shape}")
     n, num_classes = logits.shape

@@ -1,6 +1,7 @@
 """Learning-rate schedules as closed-form functions of the step.
 
-Each ``f(step, base_lr, ...) -> lr`` gives the learning rate after ``step``
+Each ``f(step, base_lr, ...) -> lr`` takes scalars (and :func:`multistep_lr` a
+sequence of milestones) and returns, as a float, the learning rate after ``step``
 calls of the matching ``torch.optim.lr_scheduler`` scheduler's ``step()``
 (``step = 0`` is the learning rate right after the scheduler is built, i.e.
 torch's ``last_epoch``).  "step" is whatever the scheduler is stepped on:
@@ -20,10 +21,9 @@ from __future__ import annotations
 
 import bisect
 import math
-import numbers
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from .functional import _as_real_scalar
+from dlcourse.validation import as_real_scalar, check_integer, check_nonnegative
 
 __all__ = [
     "step_lr",
@@ -40,26 +40,17 @@ __all__ = [
 ]
 
 
-def _step(step) -> int:
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
-        raise ValueError(f"step must be an integer >= 0, got {step!r}")
-    return int(step)
+def _step(step: Any) -> int:
+    """A scheduler step count: an integer >= 0."""
+    return check_integer(step, "step", minimum=0)
 
 
-def _pos_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+def _step_and_base(step: Any, base_lr: Any) -> tuple[int, float]:
+    """The checked ``step`` (an integer >= 0) and ``base_lr`` (>= 0) every schedule starts from."""
+    return _step(step), check_nonnegative(base_lr, "base_lr")
 
 
-def _nonneg(value, name: str) -> float:
-    value = _as_real_scalar(value, name)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
-
-
-def step_lr(step, base_lr, step_size, gamma=0.1) -> float:
+def step_lr(step: int, base_lr: float, step_size: int, gamma: float = 0.1) -> float:
     """Step decay: multiply by gamma every ``step_size`` steps.
 
     Math:
@@ -71,19 +62,14 @@ def step_lr(step, base_lr, step_size, gamma=0.1) -> float:
         step_size: period of the decay, >= 1.
         gamma: decay factor.
 
-    Returns:
-        The learning rate.
-
-    Shape:
-        scalars.
-
     PyTorch counterpart: ``torch.optim.lr_scheduler.StepLR(opt, step_size, gamma)``.
     """
-    step, base_lr = _step(step), _nonneg(base_lr, "base_lr")
-    return base_lr * _nonneg(gamma, "gamma") ** (step // _pos_int(step_size, "step_size"))
+    step, base_lr = _step_and_base(step, base_lr)
+    step_size = check_integer(step_size, "step_size", minimum=1)
+    return base_lr * check_nonnegative(gamma, "gamma") ** (step // step_size)
 
 
-def multistep_lr(step, base_lr, milestones, gamma=0.1) -> float:
+def multistep_lr(step: int, base_lr: float, milestones: Sequence[int], gamma: float = 0.1) -> float:
     """Decay by gamma at each milestone.
 
     Math:
@@ -96,23 +82,17 @@ def multistep_lr(step, base_lr, milestones, gamma=0.1) -> float:
             decays twice, like torch).
         gamma: decay factor.
 
-    Returns:
-        The learning rate.
-
-    Shape:
-        scalars; milestones a sequence.
-
     PyTorch counterpart: ``torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma)``.
     """
-    step, base_lr = _step(step), _nonneg(base_lr, "base_lr")
+    step, base_lr = _step_and_base(step, base_lr)
     try:
         ms = sorted(_step(m) for m in milestones)
     except (TypeError, ValueError):
         raise ValueError(f"milestones must be a sequence of integers >= 0, got {milestones!r}") from None
-    return base_lr * _nonneg(gamma, "gamma") ** bisect.bisect_right(ms, step)
+    return base_lr * check_nonnegative(gamma, "gamma") ** bisect.bisect_right(ms, step)
 
 
-def exponential_lr(step, base_lr, gamma) -> float:
+def exponential_lr(step: int, base_lr: float, gamma: float) -> float:
     """Exponential decay.
 
     Math:
@@ -124,18 +104,13 @@ def exponential_lr(step, base_lr, gamma) -> float:
         base_lr: initial learning rate.
         gamma: decay factor per step.
 
-    Returns:
-        The learning rate.
-
-    Shape:
-        scalars.
-
     PyTorch counterpart: ``torch.optim.lr_scheduler.ExponentialLR(opt, gamma)``.
     """
-    return _nonneg(base_lr, "base_lr") * _nonneg(gamma, "gamma") ** _step(step)
+    step, base_lr = _step_and_base(step, base_lr)
+    return base_lr * check_nonnegative(gamma, "gamma") ** step
 
 
-def inverse_time_lr(step, base_lr, decay) -> float:
+def inverse_time_lr(step: int, base_lr: float, decay: float) -> float:
     """1/t decay from the lecture notes.
 
     Math:
@@ -146,19 +121,14 @@ def inverse_time_lr(step, base_lr, decay) -> float:
         base_lr: initial learning rate.
         decay: the k in base_lr / (1 + k t), >= 0.
 
-    Returns:
-        The learning rate.
-
-    Shape:
-        scalars.
-
     PyTorch counterpart: no named scheduler; ``LambdaLR(opt, lambda t: 1 /
     (1 + decay * t))``.
     """
-    return _nonneg(base_lr, "base_lr") / (1.0 + _nonneg(decay, "decay") * _step(step))
+    step, base_lr = _step_and_base(step, base_lr)
+    return base_lr / (1.0 + check_nonnegative(decay, "decay") * step)
 
 
-def polynomial_lr(step, base_lr, total_iters, power=1.0) -> float:
+def polynomial_lr(step: int, base_lr: float, total_iters: int, power: float = 1.0) -> float:
     """Polynomial decay to 0 over ``total_iters`` steps, then constant 0.
 
     Math:
@@ -170,20 +140,14 @@ def polynomial_lr(step, base_lr, total_iters, power=1.0) -> float:
         total_iters: number of decaying steps, >= 1.
         power: exponent (1 = linear decay).
 
-    Returns:
-        The learning rate.
-
-    Shape:
-        scalars.
-
     PyTorch counterpart: ``torch.optim.lr_scheduler.PolynomialLR(opt, total_iters, power)``.
     """
-    step, base_lr = _step(step), _nonneg(base_lr, "base_lr")
-    total_iters, power = _pos_int(total_iters, "total_iters"), _nonneg(power, "power")
+    step, base_lr = _step_and_base(step, base_lr)
+    total_iters, power = check_integer(total_iters, "total_iters", minimum=1), check_nonnegative(power, "power")
     return base_lr * (1.0 - min(step, total_iters) / total_iters) ** power
 
 
-def cosine_annealing_lr(step, base_lr, T_max, eta_min=0.0) -> float:
+def cosine_annealing_lr(step: int, base_lr: float, T_max: int, eta_min: float = 0.0) -> float:
     """Cosine annealing from base_lr down to eta_min over T_max steps.
 
     Math:
@@ -201,20 +165,15 @@ def cosine_annealing_lr(step, base_lr, T_max, eta_min=0.0) -> float:
         T_max: half period, >= 1.
         eta_min: minimum learning rate.
 
-    Returns:
-        The learning rate.
-
-    Shape:
-        scalars.
-
     PyTorch counterpart: ``torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max, eta_min)``.
     """
-    step, base_lr = _step(step), _nonneg(base_lr, "base_lr")
-    T_max, eta_min = _pos_int(T_max, "T_max"), _nonneg(eta_min, "eta_min")
+    step, base_lr = _step_and_base(step, base_lr)
+    T_max, eta_min = check_integer(T_max, "T_max", minimum=1), check_nonnegative(eta_min, "eta_min")
     return eta_min + (base_lr - eta_min) * (1.0 + math.cos(math.pi * step / T_max)) / 2.0
 
 
-def cyclic_lr(step, base_lr, max_lr, step_size_up, mode="triangular", gamma=1.0, *, step_size_down=None) -> float:
+def cyclic_lr(step: int, base_lr: float, max_lr: float, step_size_up: int, mode: str = "triangular",
+              gamma: float = 1.0, *, step_size_down: int | None = None) -> float:
     """Cyclical learning rate (Smith 2017), stepped once per iteration.
 
     Math:
@@ -236,19 +195,14 @@ def cyclic_lr(step, base_lr, max_lr, step_size_up, mode="triangular", gamma=1.0,
         step_size_down: steps of the falling half; None means step_size_up
             (torch's default).
 
-    Returns:
-        The learning rate.
-
-    Shape:
-        scalars.
-
     PyTorch counterpart: ``torch.optim.lr_scheduler.CyclicLR(opt, base_lr,
     max_lr, step_size_up, step_size_down, mode, gamma)``.
     """
-    step, base_lr, max_lr = _step(step), _nonneg(base_lr, "base_lr"), _nonneg(max_lr, "max_lr")
-    up = _pos_int(step_size_up, "step_size_up")
-    down = up if step_size_down is None else _pos_int(step_size_down, "step_size_down")
-    gamma = _nonneg(gamma, "gamma")
+    step, base_lr = _step_and_base(step, base_lr)
+    max_lr = check_nonnegative(max_lr, "max_lr")
+    up = check_integer(step_size_up, "step_size_up", minimum=1)
+    down = up if step_size_down is None else check_integer(step_size_down, "step_size_down", minimum=1)
+    gamma = check_nonnegative(gamma, "gamma")
     if mode not in ("triangular", "triangular2", "exp_range"):
         raise ValueError(f"mode must be 'triangular', 'triangular2' or 'exp_range', got {mode!r}")
     total = float(up + down)
@@ -264,7 +218,8 @@ def cyclic_lr(step, base_lr, max_lr, step_size_up, mode="triangular", gamma=1.0,
     return base_lr + height * gamma**step
 
 
-def cosine_annealing_warm_restarts_lr(step, base_lr, T_0, T_mult=1, eta_min=0.0) -> float:
+def cosine_annealing_warm_restarts_lr(step: int, base_lr: float, T_0: int, T_mult: int = 1,
+                                      eta_min: float = 0.0) -> float:
     """Cosine annealing with warm restarts (SGDR), periods T_0, T_0 T_mult, ...
 
     Math:
@@ -280,17 +235,12 @@ def cosine_annealing_warm_restarts_lr(step, base_lr, T_0, T_mult=1, eta_min=0.0)
         T_mult: growth factor of the periods, integer >= 1.
         eta_min: minimum learning rate.
 
-    Returns:
-        The learning rate.
-
-    Shape:
-        scalars.
-
     PyTorch counterpart: ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt,
     T_0, T_mult, eta_min)`` stepped without an epoch argument.
     """
-    step, base_lr = _step(step), _nonneg(base_lr, "base_lr")
-    T_0, T_mult, eta_min = _pos_int(T_0, "T_0"), _pos_int(T_mult, "T_mult"), _nonneg(eta_min, "eta_min")
+    step, base_lr = _step_and_base(step, base_lr)
+    T_0, T_mult = check_integer(T_0, "T_0", minimum=1), check_integer(T_mult, "T_mult", minimum=1)
+    eta_min = check_nonnegative(eta_min, "eta_min")
     if T_mult == 1:
         T_cur, T_i = step % T_0, T_0
     else:
@@ -301,7 +251,8 @@ def cosine_annealing_warm_restarts_lr(step, base_lr, T_0, T_mult=1, eta_min=0.0)
     return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * T_cur / T_i)) / 2
 
 
-def linear_lr(step, base_lr, start_factor=1 / 3, end_factor=1.0, total_iters=5) -> float:
+def linear_lr(step: int, base_lr: float, start_factor: float = 1 / 3, end_factor: float = 1.0,
+              total_iters: int = 5) -> float:
     """Linear change of the factor from start_factor to end_factor (e.g. warmup).
 
     Math:
@@ -315,22 +266,16 @@ def linear_lr(step, base_lr, start_factor=1 / 3, end_factor=1.0, total_iters=5) 
         end_factor: factor from step total_iters on, in [0, 1].
         total_iters: number of steps of the linear change, >= 1.
 
-    Returns:
-        The learning rate.
-
-    Shape:
-        scalars.
-
     PyTorch counterpart: ``torch.optim.lr_scheduler.LinearLR(opt, start_factor,
     end_factor, total_iters)``.
     """
-    step, base_lr = _step(step), _nonneg(base_lr, "base_lr")
-    start_factor, end_factor = _as_real_scalar(start_factor, "start_factor"), _as_real_scalar(end_factor, "end_factor")
+    step, base_lr = _step_and_base(step, base_lr)
+    start_factor, end_factor = as_real_scalar(start_factor, "start_factor"), as_real_scalar(end_factor, "end_factor")
     if not 0 < start_factor <= 1:
         raise ValueError(f"start_factor must lie in (0, 1], got {start_factor}")
     if not 0 <= end_factor <= 1:
         raise ValueError(f"end_factor must lie in [0, 1], got {end_factor}")
-    total_iters = _pos_int(total_iters, "total_iters")
+    total_iters = check_integer(total_iters, "total_iters", minimum=1)
     return base_lr * (start_factor + (end_factor - start_factor) * min(step, total_iters) / total_iters)
 
 
@@ -366,7 +311,7 @@ class Scheduler:
     :class:`LambdaScheduler` it is ``LambdaLR``.
     """
 
-    def __init__(self, optimizer, schedule: Callable[..., float], **kwargs: Any):
+    def __init__(self, optimizer: Any, schedule: Callable[..., float], **kwargs: Any) -> None:
         if not hasattr(optimizer, "param_groups"):
             raise ValueError(f"optimizer must have param_groups, got {type(optimizer).__name__}")
         if not callable(schedule):
@@ -418,7 +363,7 @@ class LambdaScheduler(Scheduler):
     PyTorch counterpart: ``torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)``.
     """
 
-    def __init__(self, optimizer, lr_lambda: Callable[[int], float]):
+    def __init__(self, optimizer: Any, lr_lambda: Callable[[int], float]) -> None:
         if not callable(lr_lambda):
             raise ValueError(f"lr_lambda must be callable, got {lr_lambda!r}")
         super().__init__(optimizer, lambda step, base_lr: base_lr * lr_lambda(step))

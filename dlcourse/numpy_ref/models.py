@@ -18,21 +18,26 @@ activation and ``Dropout(p=1 - keep_prob)`` modules trained with
 from __future__ import annotations
 
 import math
-import numbers
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+from dlcourse.history import History
+from dlcourse.validation import (Array, as_float_array, check_integer, check_nonnegative, check_positive,
+                                 check_rng)
 
 from . import init as _init
 from . import layers as L
-from .functional import _as_float_array, _as_real_scalar
+from ._checks import check_keep_prob
 from .losses import cross_entropy
 from .optim import Parameter
 
 __all__ = ["FullyConnectedNet", "History", "train", "accuracy"]
 
-_ACTIVATIONS = {
+#: activation name -> its (forward, backward) layer pair
+_ACTIVATIONS: dict[str, tuple[Callable[..., Any], Callable[..., Array]]] = {
     "relu": (L.relu_forward, L.relu_backward),
     "leaky_relu": (L.leaky_relu_forward, L.leaky_relu_backward),
     "elu": (L.elu_forward, L.elu_backward),
@@ -40,7 +45,7 @@ _ACTIVATIONS = {
     "sigmoid": (L.sigmoid_forward, L.sigmoid_backward),
 }
 
-_INITS = {
+_INITS: dict[str, Callable[..., Array]] = {
     "he": _init.he_normal,
     "he_normal": _init.he_normal,
     "he_uniform": _init.he_uniform,
@@ -49,12 +54,6 @@ _INITS = {
     "xavier_uniform": _init.xavier_uniform,
     "fan_in_uniform": _init.fan_in_uniform,
 }
-
-
-def _pos_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class FullyConnectedNet:
@@ -102,15 +101,16 @@ class FullyConnectedNet:
     ``F.cross_entropy``.
     """
 
-    def __init__(self, input_dim, hidden_dims, num_classes, *, activation="relu", init="he",
-                 batchnorm=False, keep_prob=1.0, weight_decay=0.0, seed=0):
-        self.input_dim = _pos_int(input_dim, "input_dim")
+    def __init__(self, input_dim: int, hidden_dims: Sequence[int], num_classes: int, *, activation: str = "relu",
+                 init: str | float = "he", batchnorm: bool = False, keep_prob: float = 1.0,
+                 weight_decay: float = 0.0, seed: int = 0) -> None:
+        self.input_dim = check_integer(input_dim, "input_dim", minimum=1)
         try:
-            hidden = [_pos_int(h, "hidden_dims") for h in hidden_dims]
+            hidden = [check_integer(h, "hidden_dims", minimum=1) for h in hidden_dims]
         except TypeError:
             raise ValueError(f"hidden_dims must be a sequence of positive integers, got {hidden_dims!r}") from None
         self.hidden_dims = hidden
-        self.num_classes = _pos_int(num_classes, "num_classes")
+        self.num_classes = check_integer(num_classes, "num_classes", minimum=1)
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
         self.activation = activation
@@ -118,27 +118,20 @@ class FullyConnectedNet:
             if init not in _INITS:
                 raise ValueError(f"init must be one of {sorted(_INITS)} or a positive std, got {init!r}")
         else:
-            std = _as_real_scalar(init, "init")
-            if std <= 0:
-                raise ValueError(f"init as a std must be positive, got {init!r}")
+            check_positive(init, "init")  # a std
         self.init = init
         self.batchnorm = bool(batchnorm)
-        self.keep_prob = _as_real_scalar(keep_prob, "keep_prob")
-        if not 0 < self.keep_prob <= 1:
-            raise ValueError(f"keep_prob must lie in (0, 1], got {keep_prob}")
-        self.weight_decay = _as_real_scalar(weight_decay, "weight_decay")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-        init_seq, dropout_seq = np.random.SeedSequence(int(seed)).spawn(2)
+        self.keep_prob = check_keep_prob(keep_prob)
+        self.weight_decay = check_nonnegative(weight_decay, "weight_decay")
+        seed = check_integer(seed, "seed", minimum=0)
+        init_seq, dropout_seq = np.random.SeedSequence(seed).spawn(2)
         init_rng = np.random.default_rng(init_seq)
         self.dropout_rng = np.random.default_rng(dropout_seq)
 
         self.num_layers = len(hidden) + 1
         dims = [self.input_dim, *hidden, self.num_classes]
         self.params: dict[str, Parameter] = {}
-        self.buffers: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, Array] = {}
         for l in range(1, self.num_layers + 1):
             fan_in, fan_out = dims[l - 1], dims[l]
             if isinstance(init, str):
@@ -171,8 +164,8 @@ class FullyConnectedNet:
 
     # -- forward / backward ------------------------------------------------
 
-    def _forward(self, X):
-        X = _as_float_array(X, "X")
+    def _forward(self, X: Array) -> tuple[Array, list[tuple[Any, ...]], L.AffineCache]:
+        X = as_float_array(X, "X")
         if X.ndim != 2 or X.shape[1] != self.input_dim:
             raise ValueError(f"X must have shape (N, {self.input_dim}), got {X.shape}")
         act_forward = _ACTIVATIONS[self.activation][0]
@@ -194,7 +187,7 @@ class FullyConnectedNet:
                                           self.params[f"b{self.num_layers}"].data)
         return scores, caches, c_last
 
-    def loss(self, X, y=None):
+    def loss(self, X: Array, y: npt.NDArray[np.integer] | None = None) -> Array | float:
         """Scores, or the loss with every parameter's gradient.
 
         In the current mode (see :meth:`train` / :meth:`eval`): in training
@@ -240,17 +233,16 @@ class FullyConnectedNet:
             if l > 1:
                 dh, dW, db = L.affine_backward(dh, c_aff)
             else:  # no need for dX
-                x, w, _ = c_aff
-                dW, db = x.T @ dh, dh.sum(axis=0)
+                dW, db = c_aff.x.T @ dh, dh.sum(axis=0)
             self._set_grad(l, dW, db)
         return data_loss + reg
 
-    def _set_grad(self, l: int, dW: np.ndarray, db: np.ndarray) -> None:
+    def _set_grad(self, l: int, dW: Array, db: Array) -> None:
         W = self.params[f"W{l}"]
         W.grad = dW + self.weight_decay * W.data if self.weight_decay else dW
         self.params[f"b{l}"].grad = db
 
-    def predict(self, X, batch_size: int | None = None) -> np.ndarray:
+    def predict(self, X: Array, batch_size: int | None = None) -> npt.NDArray[np.int64]:
         """Predicted classes in evaluation mode (the mode is restored afterwards).
 
         Shape:
@@ -265,20 +257,20 @@ class FullyConnectedNet:
 
     # -- weights -----------------------------------------------------------
 
-    def state_dict(self) -> dict[str, np.ndarray]:
+    def state_dict(self) -> dict[str, Array]:
         """Copies of every parameter and running statistic, by name."""
         out = {name: p.data.copy() for name, p in self.params.items()}
         out.update({name: b.copy() for name, b in self.buffers.items()})
         return out
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+    def load_state_dict(self, state: dict[str, Array]) -> None:
         """Copy values from :meth:`state_dict` into the existing arrays (in place)."""
         expected = set(self.params) | set(self.buffers)
         if set(state) != expected:
             raise ValueError(f"state must have the keys {sorted(expected)}, got {sorted(state)}")
         for name, value in state.items():
             target = self.params[name].data if name in self.params else self.buffers[name]
-            value = _as_float_array(value, name)
+            value = as_float_array(value, name)
             if value.shape != target.shape:
                 raise ValueError(f"state[{name!r}] must have shape {target.shape}, got {value.shape}")
             target[...] = value
@@ -289,50 +281,18 @@ class FullyConnectedNet:
                 f"keep_prob={self.keep_prob}, weight_decay={self.weight_decay})")
 
 
-def accuracy(model: FullyConnectedNet, X, y) -> float:
+def accuracy(model: FullyConnectedNet, X: Array, y: npt.NDArray[np.integer]) -> float:
     """Fraction of correctly classified samples, in evaluation mode."""
     return float(np.mean(model.predict(X) == np.asarray(y)))
 
 
-@dataclass
-class History:
-    """What :func:`train` records, one entry per epoch.
-
-    Attributes:
-        train_loss: mean training loss over the epoch's minibatches (in
-            training mode, weighted by batch size, L2 term included).
-        train_acc: accuracy on the whole training set after the epoch (eval mode).
-        val_loss: validation cross-entropy (eval mode, without the L2 term),
-            empty without validation data.
-        val_acc: validation accuracy, empty without validation data.
-        lr: learning rate of the first parameter group during the epoch.
-        best_epoch: index of the epoch with the lowest val_loss (None
-            without validation data).
-        stopped_epoch: index of the epoch after which early stopping
-            stopped, or None if all epochs ran.
-        restored_best: whether the weights of ``best_epoch`` were restored.
-    """
-
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_acc: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    best_epoch: int | None = None
-    stopped_epoch: int | None = None
-    restored_best: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        """The history as a plain dict (e.g. for JSON or a DataFrame)."""
-        return dict(self.__dict__)
-
-
-def _unpack_data(data):
+def _unpack_data(data: Any) -> tuple[Array, npt.NDArray[np.integer], Array | None, Any]:
     if isinstance(data, dict):
         get = data.get
     elif isinstance(data, (tuple, list)):
         if len(data) not in (2, 4):
-            raise ValueError(f"data must be (X_train, y_train) or (X_train, y_train, X_val, y_val), got {len(data)} items")
+            raise ValueError(f"data must be (X_train, y_train) or (X_train, y_train, X_val, y_val), "
+                             f"got {len(data)} items")
         items = dict(zip(("X_train", "y_train", "X_val", "y_val"), data))
         get = items.get
     else:
@@ -341,7 +301,7 @@ def _unpack_data(data):
     X_train, y_train, X_val, y_val = (get(k) for k in ("X_train", "y_train", "X_val", "y_val"))
     if X_train is None or y_train is None:
         raise ValueError("data must provide X_train and y_train")
-    X_train = _as_float_array(X_train, "data.X_train")
+    X_train = as_float_array(X_train, "data.X_train")
     y_train = np.asarray(y_train)
     if X_train.ndim != 2 or y_train.shape != (X_train.shape[0],):
         raise ValueError(f"data: X_train must be (N, D) and y_train (N,), got {X_train.shape} and {y_train.shape}")
@@ -350,9 +310,9 @@ def _unpack_data(data):
     return X_train, y_train, X_val, y_val
 
 
-def train(model: FullyConnectedNet, data, *, optimizer, epochs: int, batch_size: int, schedule=None,
-          schedule_interval: str = "epoch", accumulation_steps: int = 1, patience: int | None = None,
-          rng: np.random.Generator, progress: bool = True) -> History:
+def train(model: FullyConnectedNet, data: Any, *, optimizer: Any, epochs: int, batch_size: int,
+          schedule: Any = None, schedule_interval: str = "epoch", accumulation_steps: int = 1,
+          patience: int | None = None, rng: np.random.Generator, progress: bool = True) -> History:
     """Train ``model`` with minibatch gradient descent.
 
     Each epoch shuffles the training set with ``rng`` and splits it into
@@ -387,7 +347,10 @@ def train(model: FullyConnectedNet, data, *, optimizer, epochs: int, batch_size:
         progress: show a tqdm progress bar over the epochs.
 
     Returns:
-        A :class:`History`.
+        A :class:`History` (:class:`dlcourse.history.History`, the class
+        :func:`dlcourse.torch_ref.fit` returns too): ``train_loss``, ``train_acc``,
+        ``val_loss``, ``val_acc`` and ``lr`` per epoch, ``best_epoch`` (lowest
+        val_loss), ``stopped_epoch`` and ``restored_best``.
 
     Raises:
         ValueError: naming the argument for bad values or data shapes.
@@ -395,15 +358,14 @@ def train(model: FullyConnectedNet, data, *, optimizer, epochs: int, batch_size:
     PyTorch counterpart: :func:`dlcourse.torch_ref.fit`.
     """
     X_train, y_train, X_val, y_val = _unpack_data(data)
-    epochs = _pos_int(epochs, "epochs")
-    batch_size = _pos_int(batch_size, "batch_size")
-    accumulation_steps = _pos_int(accumulation_steps, "accumulation_steps")
+    epochs = check_integer(epochs, "epochs", minimum=1)
+    batch_size = check_integer(batch_size, "batch_size", minimum=1)
+    accumulation_steps = check_integer(accumulation_steps, "accumulation_steps", minimum=1)
     if patience is not None:
-        patience = _pos_int(patience, "patience")
+        patience = check_integer(patience, "patience", minimum=1)
         if X_val is None:
             raise ValueError("patience needs validation data (X_val, y_val) in data")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    check_rng(rng)
     if schedule_interval not in ("epoch", "step"):
         raise ValueError(f"schedule_interval must be 'epoch' or 'step', got {schedule_interval!r}")
     if schedule is not None and not callable(getattr(schedule, "step", None)):

@@ -14,16 +14,17 @@ data are linearly separable — and never happens on XOR.
 
 from __future__ import annotations
 
-import numbers
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from .functional import _as_float_array, _as_real_scalar
+from dlcourse.validation import Array, as_float_array, check_integer, check_positive
 
 __all__ = ["add_bias", "perceptron_predict", "perceptron_train"]
 
 
-def add_bias(X) -> np.ndarray:
+def add_bias(X: Array) -> Array:
     """Append a column of ones to ``X`` so that ``w`` can hold the bias.
 
     Math:
@@ -41,15 +42,15 @@ def add_bias(X) -> np.ndarray:
 
     PyTorch counterpart: ``torch.cat([X, torch.ones(N, 1)], dim=1)``.
     """
-    X = _as_float_array(X, "X")
+    X = as_float_array(X, "X")
     if X.ndim != 2:
         raise ValueError(f"X must have shape (N, D), got {X.shape}")
     return np.hstack([X, np.ones((X.shape[0], 1))])
 
 
-def _check_X_w(X, w) -> tuple[np.ndarray, np.ndarray]:
-    X = _as_float_array(X, "X")
-    w = _as_float_array(w, "w")
+def _check_X_w(X: Any, w: Any) -> tuple[Array, Array]:
+    X = as_float_array(X, "X")
+    w = as_float_array(w, "w")
     if X.ndim != 2:
         raise ValueError(f"X must have shape (N, D), got {X.shape}")
     if w.shape != (X.shape[1],):
@@ -57,7 +58,7 @@ def _check_X_w(X, w) -> tuple[np.ndarray, np.ndarray]:
     return X, w
 
 
-def perceptron_predict(X, w) -> np.ndarray:
+def perceptron_predict(X: Array, w: Array) -> npt.NDArray[np.int64]:
     """Perceptron predictions.
 
     Math:
@@ -81,7 +82,8 @@ def perceptron_predict(X, w) -> np.ndarray:
     return np.where(X @ w >= 0, 1, -1).astype(np.int64)  # sign with sign(0) = +1
 
 
-def perceptron_train(X, y, lr: float = 1.0, epochs: int = 10, w0=None):
+def perceptron_train(X: Array, y: Array, lr: float = 1.0, epochs: int = 10,
+                     w0: Array | None = None) -> tuple[Array, list[int]]:
     """Train a perceptron with the lecture's update rule.
 
     Math:
@@ -111,24 +113,21 @@ def perceptron_train(X, y, lr: float = 1.0, epochs: int = 10, w0=None):
 
     PyTorch counterpart: none (the perceptron rule is not gradient descent).
     """
-    X = _as_float_array(X, "X")
+    X = as_float_array(X, "X")
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(f"X must have shape (N, D) with N >= 1, got {X.shape}")
     n, d = X.shape
-    y = _as_float_array(y, "y")
+    y = as_float_array(y, "y")
     if y.shape != (n,):
         raise ValueError(f"y must have shape (N,) = ({n},), got {y.shape}")
     if not np.all(np.isin(y, (-1.0, 1.0))):
         raise ValueError("y must only contain the labels -1 and +1")
-    lr = _as_real_scalar(lr, "lr")
-    if lr <= 0:
-        raise ValueError(f"lr must be positive, got {lr}")
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    lr = check_positive(lr, "lr")
+    epochs = check_integer(epochs, "epochs", minimum=1)
     if w0 is None:
         w = np.zeros(d)
     else:
-        w = _as_float_array(w0, "w0").copy()  # copy: the caller's w0 is never modified
+        w = as_float_array(w0, "w0").copy()  # copy: the caller's w0 is never modified
         if w.shape != (d,):
             raise ValueError(f"w0 must have shape (D,) = ({d},), got {w.shape}")
 

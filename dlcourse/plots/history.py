@@ -7,24 +7,22 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from dlcourse.history import History
+
 _LABELS = {"loss": "loss", "accuracy": "accuracy", "lr": "learning rate"}
+# panel -> the History series (or mapping keys) it draws
+_SERIES = {"loss": ("train_loss", "val_loss"), "accuracy": ("train_acc", "val_acc"), "lr": ("lr",)}
 
 
 def _series(history) -> dict[str, list[float]]:
-    if hasattr(history, "as_dict"):
-        data = dict(history.as_dict())
-    elif isinstance(history, Mapping):
-        data = {k: list(v) for k, v in history.items() if isinstance(v, Sequence) and len(v) > 0}
-    else:
-        raise ValueError(
-            f"history must be a dlcourse History or a mapping of name -> list of per-epoch values, "
-            f"got {type(history).__name__}"
-        )
-    # the numpy History says train_acc/val_acc where the torch one says train_accuracy/val_accuracy
-    for split in ("train", "val"):
-        if not data.get(f"{split}_accuracy") and data.get(f"{split}_acc"):
-            data[f"{split}_accuracy"] = data[f"{split}_acc"]
-    return data
+    if isinstance(history, History):
+        return history.series()
+    if isinstance(history, Mapping):
+        return {k: list(v) for k, v in history.items() if isinstance(v, Sequence) and len(v) > 0}
+    raise ValueError(
+        f"history must be a dlcourse History or a mapping of name -> list of per-epoch values, "
+        f"got {type(history).__name__}"
+    )
 
 
 def moving_average(values, window: int) -> np.ndarray:
@@ -75,10 +73,11 @@ def plot_history(history, metrics: Sequence[str] = ("loss", "accuracy"), *, axes
     """Learning curves: one panel per metric, training and validation curves per panel.
 
     Args:
-        history: a :class:`dlcourse.torch_ref.History` (what ``fit`` returns) or a mapping
-            such as ``{"train_loss": [...], "val_loss": [...]}``.
-        metrics: which panels: any of "loss", "accuracy", "lr"; panels with no data are
-            skipped.
+        history: a :class:`dlcourse.history.History` (what ``dlcourse.torch_ref.fit`` and
+            ``dlcourse.numpy_ref.models.train`` return) or a mapping with the same names,
+            such as ``{"train_loss": [...], "val_loss": [...], "train_acc": [...]}``.
+        metrics: which panels: any of "loss" (train_loss, val_loss), "accuracy"
+            (train_acc, val_acc), "lr"; panels with no data are skipped.
         axes: existing matplotlib axes, one per drawn panel (default: a new figure).
         title: figure title.
         log_loss: logarithmic y axis for the loss panel.
@@ -105,8 +104,7 @@ def plot_history(history, metrics: Sequence[str] = ("loss", "accuracy"), *, axes
     for metric in metrics:
         if metric not in _LABELS:
             raise ValueError(f"metrics must be among {sorted(_LABELS)}, got {metric!r}")
-        names = ["lr"] if metric == "lr" else [f"train_{metric}", f"val_{metric}"]
-        present = [n for n in names if data.get(n)]
+        present = [n for n in _SERIES[metric] if data.get(n)]
         if present:
             panels.append((metric, present))
     if not panels:

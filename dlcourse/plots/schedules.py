@@ -7,18 +7,13 @@ with ``scheduler.get_last_lr()``) or as callables ``step -> lr`` (e.g. a
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from dlcourse.validation import check_integer
+
 __all__ = ["lr_schedule_values", "plot_lr_schedules"]
-
-
-def _check_steps(steps, name: str = "steps") -> int:
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        raise ValueError(f"{name} must be a positive integer, got {steps!r}")
-    return int(steps)
 
 
 def lr_schedule_values(schedule: Sequence[float] | Callable[[int], float], steps: int | None = None) -> np.ndarray:
@@ -47,7 +42,7 @@ def lr_schedule_values(schedule: Sequence[float] | Callable[[int], float], steps
     if callable(schedule):
         if steps is None:
             raise ValueError("steps must be given when a schedule is a callable")
-        steps = _check_steps(steps)
+        steps = check_integer(steps, "steps", minimum=1)
         values = np.array([float(schedule(t)) for t in range(steps)], dtype=np.float64)
     else:
         if isinstance(schedule, (str, bytes)) or not hasattr(schedule, "__len__"):
@@ -56,7 +51,7 @@ def lr_schedule_values(schedule: Sequence[float] | Callable[[int], float], steps
         if values.ndim != 1 or values.size == 0:
             raise ValueError(f"schedule must be a non-empty 1-D sequence of learning rates, got shape {values.shape}")
         if steps is not None:
-            steps = _check_steps(steps)
+            steps = check_integer(steps, "steps", minimum=1)
             if steps > values.size:
                 raise ValueError(f"steps={steps} exceeds the schedule's length {values.size}")
             values = values[:steps]

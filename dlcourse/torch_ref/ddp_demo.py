@@ -6,12 +6,13 @@ across ranks and divides by the number of ranks), so every replica applies the
 same update.  With equal slices and a mean-reduced loss, the average of the
 slices' mean gradients *is* the mean gradient of the whole batch: ``W`` processes
 on ``B / W`` samples each compute exactly (up to float rounding) what one process
-computes on ``B`` samples.  This script trains a small network for a few steps both
+computes on ``B`` samples.  :func:`run_rank` trains a small network for a few steps both
 ways and reports the largest differences.
 
-Run it with two processes on one machine (offline, localhost, a free port)::
+This module is the library; its command line is :mod:`dlcourse.demos.ddp_demo`.  Run it
+with two processes on one machine (offline, localhost, a free port)::
 
-    torchrun --standalone --nproc_per_node=2 -m dlcourse.torch_ref.ddp_demo --out result.json
+    torchrun --standalone --nproc_per_node=2 -m dlcourse.demos.ddp_demo --out result.json
 
 or from Python with :func:`launch`.  Backend: NCCL when every rank can have its own
 CUDA device, otherwise gloo on the CPU.
@@ -19,7 +20,6 @@ CUDA device, otherwise gloo on the CPU.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -31,7 +31,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["make_problem", "make_model", "shard", "train_single_process", "main", "launch"]
+from dlcourse.validation import check_integer
+
+__all__ = ["make_problem", "make_model", "shard", "train_single_process", "run_rank", "launch", "DEMO_MODULE"]
+
+#: The module that ``torchrun -m`` runs on every rank (the demo's command line).
+DEMO_MODULE = "dlcourse.demos.ddp_demo"
 
 
 def make_problem(n: int = 64, d: int = 20, classes: int = 4, *, seed: int = 0,
@@ -95,19 +100,33 @@ def train_single_process(X: torch.Tensor, y: torch.Tensor, *, steps: int, lr: fl
     return grads, _flat_params(model).clone()
 
 
-def main(argv: list[str] | None = None) -> dict | None:
-    """One rank of the demo (run under ``torchrun``); rank 0 returns and writes the comparison."""
+def run_rank(*, steps: int = 5, batch: int = 64, lr: float = 0.5, seed: int = 0) -> dict | None:
+    """One rank of the demo, in a process started by ``torchrun`` (which sets ``RANK``, ``WORLD_SIZE``, ...).
+
+    Every rank trains :func:`make_model` with DDP on its :func:`shard` of
+    :func:`make_problem`'s batch; rank 0 then trains the same model on the whole batch
+    in one process (:func:`train_single_process`) and compares.
+
+    Args:
+        steps: SGD steps, >= 1.
+        batch: the global batch size (split equally over the ranks).
+        lr: SGD learning rate.
+        seed: seed of the batch and of the initial weights.
+
+    Returns:
+        On rank 0 a JSON-serializable dict: ``world_size``, ``backend``, ``device``,
+        ``dtype``, ``batch``, ``per_rank_batch``, ``steps``,
+        ``max_abs_grad_diff_per_step``, ``max_abs_grad_per_step``,
+        ``max_abs_param_diff``, ``max_abs_param_diff_between_replicas``,
+        ``local_vs_full_grad_diff``, ``seconds``; ``None`` on the other ranks.
+
+    Raises:
+        ValueError: naming ``steps`` when it is not a positive integer, or as :func:`shard`.
+    """
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=0.5)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=str, default=None, help="JSON file for rank 0's result")
-    args = parser.parse_args(argv)
-
+    steps = check_integer(steps, "steps", minimum=1)
     t0 = time.perf_counter()
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -119,20 +138,20 @@ def main(argv: list[str] | None = None) -> dict | None:
         torch.cuda.set_device(device)
     dist.init_process_group(backend=backend)
     try:
-        X, y = make_problem(args.batch, classes=4, seed=args.seed)
+        X, y = make_problem(batch, classes=4, seed=seed)
         X, y = X.to(device), y.to(device)
         part = shard(len(y), rank, world_size)
-        model = make_model(X.shape[1], 32, 4, seed=args.seed).to(device)
+        model = make_model(X.shape[1], 32, 4, seed=seed).to(device)
         ddp = DDP(model, device_ids=[local_rank] if use_nccl else None)
-        opt = torch.optim.SGD(ddp.parameters(), lr=args.lr)
+        opt = torch.optim.SGD(ddp.parameters(), lr=lr)
 
         # the gradient of this rank's slice alone (what it would use without the all-reduce)
-        local = make_model(X.shape[1], 32, 4, seed=args.seed).to(device)
+        local = make_model(X.shape[1], 32, 4, seed=seed).to(device)
         nn.functional.cross_entropy(local(X[part]), y[part]).backward()
         local_grad = _flat_grad(local)
 
         ddp_grads = []
-        for _ in range(args.steps):
+        for _ in range(steps):
             opt.zero_grad()
             loss = nn.functional.cross_entropy(ddp(X[part]), y[part])  # mean over this rank's slice
             loss.backward()  # DDP all-reduces (averages) the gradients here
@@ -145,7 +164,7 @@ def main(argv: list[str] | None = None) -> dict | None:
 
         if rank != 0:
             return None
-        ref_grads, ref_params = train_single_process(X, y, steps=args.steps, lr=args.lr, seed=args.seed)
+        ref_grads, ref_params = train_single_process(X, y, steps=steps, lr=lr, seed=seed)
         grad_diff = [float((a - b).abs().max()) for a, b in zip(ddp_grads, ref_grads)]
         grad_scale = [float(b.abs().max()) for b in ref_grads]
         result = {
@@ -155,7 +174,7 @@ def main(argv: list[str] | None = None) -> dict | None:
             "dtype": str(X.dtype),
             "batch": len(y),
             "per_rank_batch": part.stop - part.start,
-            "steps": args.steps,
+            "steps": steps,
             "max_abs_grad_diff_per_step": grad_diff,
             "max_abs_grad_per_step": grad_scale,
             "max_abs_param_diff": float((params - ref_params).abs().max()),
@@ -163,10 +182,6 @@ def main(argv: list[str] | None = None) -> dict | None:
             "local_vs_full_grad_diff": float((local_grad - ref_grads[0]).abs().max()),
             "seconds": time.perf_counter() - t0,
         }
-        text = json.dumps(result, indent=1)
-        if args.out:
-            Path(args.out).write_text(text)
-        print(text)
         return result
     finally:
         dist.destroy_process_group()
@@ -184,7 +199,7 @@ def launch(nproc_per_node: int = 2, *, steps: int = 5, timeout: float = 120.0) -
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ddp_result.json"
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc_per_node}",
-               "-m", "dlcourse.torch_ref.ddp_demo", "--steps", str(steps), "--out", str(out)]
+               "-m", DEMO_MODULE, "--steps", str(steps), "--out", str(out)]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
@@ -195,6 +210,3 @@ def launch(nproc_per_node: int = 2, *, steps: int = 5, timeout: float = 120.0) -
             raise RuntimeError(f"torchrun failed with exit code {proc.returncode}; stderr:\n{proc.stderr[-4000:]}")
         return json.loads(out.read_text())
 
-
-if __name__ == "__main__":
-    main()

@@ -20,14 +20,9 @@ import torch
 from torch import nn
 
 from dlcourse.torch_ref.device import get_device
+from dlcourse.validation import check_positive
 
 __all__ = ["lr_range_test", "suggest_lr"]
-
-
-def _check_positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
 
 
 def _batches(loader: Iterable):
@@ -104,8 +99,8 @@ def lr_range_test(
     (``LRFinder.range_test(..., step_mode="exp")``) and Lightning's
     ``Tuner.lr_find`` do the same.
     """
-    start_lr = _check_positive(start_lr, "start_lr")
-    end_lr = _check_positive(end_lr, "end_lr")
+    start_lr = check_positive(start_lr, "start_lr")
+    end_lr = check_positive(end_lr, "end_lr")
     if end_lr <= start_lr:
         raise ValueError(f"end_lr must be larger than start_lr={start_lr}, got {end_lr}")
     if isinstance(num_steps, bool) or not isinstance(num_steps, numbers.Integral) or num_steps < 2:

@@ -16,11 +16,11 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from dlcourse.history import History
 from dlcourse.torch_ref.device import get_device
 
 __all__ = ["History", "fit", "evaluate", "accuracy"]
@@ -45,50 +45,9 @@ def _is_classification(output: torch.Tensor, target: torch.Tensor) -> bool:
     return output.dim() == 2 and target.dim() == 1 and not target.is_floating_point() and len(target) == len(output)
 
 
-@dataclass
-class History:
-    """What :func:`fit` recorded, one entry per epoch (``batch_loss``: per optimizer step).
-
-    Attributes:
-        train_loss, val_loss: mean loss per epoch (val_*: empty without a validation loader).
-        train_accuracy, val_accuracy: accuracy per epoch (classification only, else empty).
-        lr: learning rate of the first parameter group at the end of each epoch.
-        epoch_time: seconds per epoch.
-        batch_loss: the training loss of every batch (before accumulation).
-        best_epoch: 0-based epoch with the best monitored value (None without early stopping).
-        stopped_early: whether early stopping ended training before ``epochs``.
-        restored_best: whether the best weights were loaded back at the end.
-        monitor: name of the monitored quantity (e.g. "val_loss").
-    """
-
-    train_loss: list[float] = field(default_factory=list)
-    train_accuracy: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    epoch_time: list[float] = field(default_factory=list)
-    batch_loss: list[float] = field(default_factory=list)
-    best_epoch: int | None = None
-    stopped_early: bool = False
-    restored_best: bool = False
-    monitor: str | None = None
-
-    @property
-    def epochs(self) -> int:
-        """Number of completed epochs."""
-        return len(self.train_loss)
-
-    def as_dict(self) -> dict[str, list[float]]:
-        """The per-epoch series by name (only the non-empty ones)."""
-        names = ["train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "epoch_time"]
-        return {name: list(getattr(self, name)) for name in names if getattr(self, name)}
-
-    def __getitem__(self, name: str) -> list[float]:
-        return getattr(self, name)
-
-    def __repr__(self) -> str:
-        last = {k: round(v[-1], 4) for k, v in self.as_dict().items() if k != "epoch_time"}
-        return f"History(epochs={self.epochs}, last={last}, best_epoch={self.best_epoch})"
+# fit's monitor argument -> the History series it watches (the long names are accepted too)
+_MONITORS = {"val_loss": "val_loss", "train_loss": "train_loss", "val_acc": "val_acc", "train_acc": "train_acc",
+             "val_accuracy": "val_acc", "train_accuracy": "train_acc"}
 
 
 def _to_device(batch, device):
@@ -225,8 +184,9 @@ def fit(
         clip_grad_norm: clip the total gradient 2-norm to this value (None: no clipping).
         early_stopping_patience: stop after this many epochs without improvement of
             ``monitor`` by more than ``min_delta`` (None: never stop early).
-        monitor: "val_loss" (default with a val_loader), "val_accuracy", "train_loss"
-            (default without) or "train_accuracy"; losses are minimised, accuracies maximised.
+        monitor: "val_loss" (default with a val_loader), "val_acc", "train_loss" (default
+            without) or "train_acc" (the :class:`History` series; "val_accuracy" and
+            "train_accuracy" are accepted too); losses are minimised, accuracies maximised.
         min_delta: minimal improvement that counts, >= 0.
         restore_best_weights: with early stopping, load the best epoch's weights at the end.
         mixed_precision: autocast to float16 with a GradScaler; CUDA only (elsewhere a
@@ -236,7 +196,11 @@ def fit(
         history: continue this History instead of starting a new one.
 
     Returns:
-        The :class:`History`.
+        The :class:`History` (the class :func:`dlcourse.numpy_ref.models.train` returns
+        too): ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr``,
+        ``epoch_time`` per epoch, ``batch_loss`` per batch, ``best_epoch``,
+        ``stopped_epoch`` (``stopped_early``), ``restored_best`` and ``monitor``
+        (the series watched, e.g. "val_loss").
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
@@ -254,8 +218,9 @@ def fit(
         raise ValueError(f"min_delta must be >= 0, got {min_delta!r}")
     if monitor is None:
         monitor = "val_loss" if val_loader is not None else "train_loss"
-    if monitor not in ("val_loss", "val_accuracy", "train_loss", "train_accuracy"):
-        raise ValueError(f"monitor must be one of val_loss, val_accuracy, train_loss, train_accuracy, got {monitor!r}")
+    if not isinstance(monitor, str) or monitor not in _MONITORS:
+        raise ValueError(f"monitor must be one of val_loss, val_acc, train_loss, train_acc, got {monitor!r}")
+    monitor = _MONITORS[monitor]
     if monitor.startswith("val") and val_loader is None:
         raise ValueError(f"monitor={monitor!r} needs a val_loader")
 
@@ -270,7 +235,7 @@ def fit(
 
     history = history if history is not None else History()
     history.monitor = monitor
-    maximize = monitor.endswith("accuracy")
+    maximize = monitor.endswith("acc")
     best_value, best_state, stale = None, None, 0
     params = [p for g in optimizer.param_groups for p in g["params"]]
     steps_done = 0
@@ -341,12 +306,12 @@ def fit(
 
         history.train_loss.append(loss_sum / total)
         if classification:
-            history.train_accuracy.append(correct / total)
+            history.train_acc.append(correct / total)
         if val_loader is not None:
             result = evaluate(model, val_loader, loss_fn, device=device)
             history.val_loss.append(result["loss"])
             if "accuracy" in result:
-                history.val_accuracy.append(result["accuracy"])
+                history.val_acc.append(result["accuracy"])
         series = getattr(history, monitor)
         if not series:
             raise ValueError(f"monitor={monitor!r} was not recorded (accuracy needs classification outputs)")
@@ -371,7 +336,7 @@ def fit(
             else:
                 stale += 1
                 if stale >= early_stopping_patience:
-                    history.stopped_early = True
+                    history.stopped_epoch = epoch
                     stop = True
         if stop:
             break

@@ -19,8 +19,9 @@ images).  Three ways to use the labels:
   (:func:`~dlcourse.torch_ref.transfer.fine_tuning_param_groups`: the block at a lower
   learning rate), on cached activations of the frozen blocks below.
 
-Run ``python -m dlcourse.torch_ref.transfer_experiment`` for the table recorded in the
-README and in ``tests/torch_ref/test_transfer_result.py``.
+This module is the library; ``python -m dlcourse.demos.transfer_experiment`` (its command
+line, :mod:`dlcourse.demos.transfer_experiment`) prints the table recorded in the README
+and in ``tests/torch_ref/test_transfer_result.py``.
 """
 
 from __future__ import annotations
@@ -205,6 +206,13 @@ def run_transfer_experiment(seeds=(0, 1, 2), *, few: int = 3, more: int = 100,
     Scratch settings: :data:`SCRATCH_FEW` / :data:`SCRATCH_MORE` (the best of a small
     sweep, see the test's docstring).  CPU, seeded.
 
+    Args:
+        seeds: one run of every method per seed (the labelled subset and the training are seeded).
+        few, more: labelled training images per class in the two regimes.
+        difficulty: of :func:`dlcourse.data.load_cluttered_digits`, the target task.
+        scratch_more: also train from scratch with ``more`` labels (the slow part).
+        verbose: print each run's accuracies as it finishes (progress of a long run).
+
     Returns:
         ``{"few": {"scratch": [...], "probe": [...]}, "more": {"probe": [...], "finetune": [...],
         "scratch": [...]}}``, one test accuracy per seed.
@@ -236,16 +244,3 @@ def run_transfer_experiment(seeds=(0, 1, 2), *, few: int = 3, more: int = 100,
                 print(f"seed {seed}, {k} labels/class: " + ", ".join(f"{m} {v[-1]:.3f}" for m, v in row.items()),
                       flush=True)
     return table
-
-
-def main() -> int:
-    torch.set_num_threads(2)
-    table = run_transfer_experiment()
-    for regime, row in table.items():
-        for method, values in row.items():
-            print(f"{regime:5s} {method:9s} " + " / ".join(f"{v:.3f}" for v in values) + f"   mean {np.mean(values):.3f}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

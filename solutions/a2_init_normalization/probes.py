@@ -8,32 +8,29 @@ is deterministic, and with exact structural checks plus statistical bounds where
 
 import numpy as np
 
+from dlcourse.grading.forbidden import SKLEARN_SCALERS, TORCH_AUTOGRAD, TORCH_BATCHNORM, TORCH_DROPOUT, TORCH_INIT
+from dlcourse.grading.probe_helpers import exercise_cells
 from dlcourse.grading.probes import Probe
 from dlcourse.numpy_ref import layers
 
-INIT = ("test_init", "test_init_hidden")
-DEEP = ("test_deep", "test_deep_hidden")
-NORM = ("test_norm", "test_norm_hidden")
-BN_FORWARD = ("test_bn_forward", "test_bn_forward_hidden")
-BN_BACKWARD = ("test_bn_backward", "test_bn_backward_hidden")
-DROPOUT = ("test_dropout", "test_dropout_hidden")
-L2 = ("test_l2", "test_l2_hidden")
+INIT = exercise_cells("init")
+DEEP = exercise_cells("deep")
+NORM = exercise_cells("norm")
+BN_FORWARD = exercise_cells("bn_forward")
+BN_BACKWARD = exercise_cells("bn_backward")
+DROPOUT = exercise_cells("dropout")
+L2 = exercise_cells("l2")
 
-# Delegating to the reference implementations scores zero: they are hidden from the probe runner.
-FORBIDDEN = ("dlcourse.numpy_ref", "dlcourse.torch_ref")
-
-# ... and so does delegating to a library's own implementation of the exercise (checked in the
-# runner by which code runs, see dlcourse.grading.forbidden).
+# Delegating to the reference implementations scores zero: they are hidden from the probe runner (the
+# default FORBIDDEN). And so does delegating to a library's own implementation of the exercise (checked
+# in the runner by which code runs, see dlcourse.grading.forbidden).
 LIBRARY = {
-    INIT: ("torch.nn.init.xavier_uniform_", "torch.nn.init.xavier_normal_", "torch.nn.init.kaiming_normal_",
-           "torch.nn.init.kaiming_uniform_"),
-    DEEP: ("torch.autograd.grad", "torch.autograd.backward"),
-    NORM: ("sklearn.preprocessing.StandardScaler", "sklearn.preprocessing.MinMaxScaler", "sklearn.preprocessing.scale",
-           "sklearn.preprocessing.minmax_scale"),
-    BN_FORWARD: ("torch.nn.functional.batch_norm", "torch.batch_norm", "torch.nn.BatchNorm1d"),
-    BN_BACKWARD: ("torch.nn.functional.batch_norm", "torch.batch_norm", "torch.nn.BatchNorm1d", "torch.autograd.grad",
-                  "torch.autograd.backward"),
-    DROPOUT: ("torch.nn.functional.dropout", "torch.dropout", "torch.nn.Dropout"),
+    INIT: TORCH_INIT,
+    DEEP: TORCH_AUTOGRAD,
+    NORM: SKLEARN_SCALERS,
+    BN_FORWARD: TORCH_BATCHNORM,
+    BN_BACKWARD: TORCH_BATCHNORM + TORCH_AUTOGRAD,
+    DROPOUT: TORCH_DROPOUT,
     L2: (),
 }
 

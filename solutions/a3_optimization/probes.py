@@ -13,27 +13,22 @@ classes in their place to compute the expected values of the optimizer and train
 
 import numpy as np
 
+from dlcourse.grading.forbidden import TORCH_OPTIMIZER_INTERNALS as TORCH_OPTIM
+from dlcourse.grading.probe_helpers import exercise_cells, run_setup
 from dlcourse.grading.probes import Probe
 from dlcourse.numpy_ref import lr_scheduler, optim
 
-# Delegating to the course's reference implementations scores zero: they cannot be imported in the probe run.
-FORBIDDEN = ("dlcourse.numpy_ref", "dlcourse.torch_ref")
-# Nor may the student's code run torch.optim's own optimizers or schedulers (caught even through a subclass).
-TORCH_OPTIM = (
-    "torch.optim.Optimizer", "torch.optim.lr_scheduler.LRScheduler",
-    "torch.optim.sgd._single_tensor_sgd", "torch.optim.sgd._multi_tensor_sgd",
-    "torch.optim.adagrad._single_tensor_adagrad", "torch.optim.adagrad._multi_tensor_adagrad",
-    "torch.optim.rmsprop._single_tensor_rmsprop", "torch.optim.rmsprop._multi_tensor_rmsprop",
-    "torch.optim.adam._single_tensor_adam", "torch.optim.adam._multi_tensor_adam", "torch._fused_adam_",
-)
+# Delegating to the course's reference implementations scores zero: they cannot be imported in the probe
+# run (the default FORBIDDEN). Nor may the student's code run torch.optim's own optimizers or schedulers
+# (TORCH_OPTIM, caught even through a subclass).
 
-GD = ("test_gd", "test_gd_hidden")
-SGD_CELLS = ("test_sgd", "test_sgd_hidden")
-ADAPTIVE = ("test_adaptive", "test_adaptive_hidden")
-ADAM = ("test_adam", "test_adam_hidden")
-DIGITS = ("test_adam_digits", "test_adam_digits_hidden")
-SCHEDULES = ("test_schedules", "test_schedules_hidden")
-ACCUMULATION = ("test_accumulation", "test_accumulation_hidden")
+GD = exercise_cells("gd")
+SGD_CELLS = exercise_cells("sgd")
+ADAPTIVE = exercise_cells("adaptive")
+ADAM = exercise_cells("adam")
+DIGITS = exercise_cells("adam_digits")
+SCHEDULES = exercise_cells("schedules")
+ACCUMULATION = exercise_cells("accumulation")
 
 SETUP = '''
 import numpy as _np
@@ -153,9 +148,8 @@ def _probe_train_adam(hidden, seed, lr, steps, batch_size, data_seed):
 '''
 
 # The same helpers with the reference in place of the student's code, for the expected values.
-_REF = {"__name__": "_a3_reference", "Parameter": optim.Parameter, "SGD": optim.SGD, "Adagrad": optim.Adagrad,
-        "RMSprop": optim.RMSprop, "Adam": optim.Adam}
-exec(compile(SETUP, "<a3 probe setup, reference>", "exec"), _REF)  # noqa: S102 - instructor code
+_REF = run_setup(SETUP, "a3 probe setup, reference", Parameter=optim.Parameter, SGD=optim.SGD, Adagrad=optim.Adagrad,
+                 RMSprop=optim.RMSprop, Adam=optim.Adam)
 
 
 # ---- Part 1 ---------------------------------------------------------------------------------------

@@ -18,46 +18,24 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlcourse.data import load_digits_images
-from dlcourse.grading.checks import assert_close
+from dlcourse.grading.forbidden import TORCH_ADAM, TORCH_BATCHNORM, TORCH_DROPOUT
+from dlcourse.grading.probe_helpers import TORCH_SETUP, exercise_cells, run_setup
+from dlcourse.grading.probe_helpers import close_message as _close, first_problem as _first
 from dlcourse.grading.probes import Probe
+from dlcourse.grading.tensors import float64_tensor as _t
 from dlcourse.torch_ref import evaluate as ref_evaluate
 
-PART1 = ("test_part1", "test_part1_hidden")
-PART2 = ("test_part2", "test_part2_hidden")
-PART3 = ("test_part3", "test_part3_hidden")
-PART4 = ("test_part4", "test_part4_hidden")
-PART5 = ("test_part5", "test_part5_hidden")
-PART6 = ("test_part6", "test_part6_hidden")
-PART7 = ("test_part7", "test_part7_hidden")
-PART8 = ("test_part8", "test_part8_hidden")
+PART1, PART2, PART3, PART4, PART5, PART6, PART7, PART8 = (exercise_cells(f"part{i}") for i in range(1, 9))
 
-FORBIDDEN = ("dlcourse.numpy_ref", "dlcourse.torch_ref")
-FORBID_BATCHNORM = ("torch.nn.BatchNorm1d", "torch.nn.modules.batchnorm._BatchNorm",
-                    "torch.nn.modules.batchnorm._NormBase", "torch.nn.functional.batch_norm", "torch.batch_norm",
-                    "torch.native_batch_norm", "torch.ops.aten.batch_norm", "torch.ops.aten.native_batch_norm")
-FORBID_DROPOUT = ("torch.nn.Dropout", "torch.nn.modules.dropout._DropoutNd", "torch.nn.functional.dropout",
-                  "torch.dropout", "torch.dropout_", "torch.native_dropout", "torch.ops.aten.dropout",
-                  "torch.ops.aten.native_dropout")
-FORBID_ADAM = ("torch.optim.Adam", "torch.optim.AdamW", "torch.optim.adam.adam", "torch.optim.adam._single_tensor_adam",
-               "torch.optim.adam._multi_tensor_adam", "torch.optim.adam._fused_adam", "torch._fused_adam_",
-               "torch._fused_adamw_")
+# The course's references are hidden from the probe run (the default FORBIDDEN); calls of torch's own
+# implementations of the re-implemented features fail their probes (Probe(forbid=...)).
 CALL_TIMEOUT = 180
 
 # Helpers defined in the probe runner after the student's cells. They build inputs from plain
 # arrays, call the student's code, and return plain arrays (nothing they return is trusted).
-SETUP = r'''
-import numpy as _np
-import torch as _torch
+SETUP = TORCH_SETUP + r'''
 import torch.nn.functional as _F
 from unittest import mock as _mock
-
-
-def _t(a, dtype=_torch.float64):
-    return _torch.tensor(_np.asarray(a), dtype=dtype)
-
-
-def _n(t):
-    return t.detach().cpu().double().numpy() if _torch.is_tensor(t) else _np.asarray(t, dtype=float)
 
 
 def _probe_two_layer_manual(x, y, w1, w2):
@@ -196,10 +174,10 @@ def _probe_train_digits(seed):
 def _probe_initial_loss(weight, bias, x, y):
     net = _torch.nn.Sequential(_torch.nn.Flatten(), _torch.nn.Linear(weight.shape[1], weight.shape[0]), _torch.nn.Dropout(0.5))
     with _torch.no_grad():
-        net[1].weight.copy_(_t(weight, _torch.float32))
-        net[1].bias.copy_(_t(bias, _torch.float32))
+        net[1].weight.copy_(_t(weight).float())
+        net[1].bias.copy_(_t(bias).float())
     net.train()
-    loss = initial_loss(net, _t(x, _torch.float32), _torch.tensor(_np.asarray(y), dtype=_torch.long), device="cpu")
+    loss = initial_loss(net, _t(x).float(), _torch.tensor(_np.asarray(y), dtype=_torch.long), device="cpu")
     return float(loss), bool(net.training)
 
 
@@ -264,23 +242,6 @@ def _probe_time_train_step(n, repeats, seed):
 
 
 # ---------------------------------------------------------------------------------- references
-
-def _t(a, dtype=torch.float64):
-    return torch.tensor(np.asarray(a), dtype=dtype)
-
-
-def _close(value, expected, name, rtol=1e-9, atol=1e-11):
-    """assert_close that returns a message instead of raising (checks return None or the problem)."""
-    try:
-        assert_close(value, expected, rtol=rtol, atol=atol, name=name)
-    except AssertionError as exc:
-        return str(exc)
-    return None
-
-
-def _first(*messages):
-    return next((m for m in messages if m), None)
-
 
 def _two_layer_args(rng):
     n, d_in, hid, d_out = (int(v) for v in rng.integers([3, 3, 3, 1], [20, 12, 12, 5]))
@@ -424,8 +385,7 @@ def _adam_args(rng, amsgrad):
 
 
 # The probe's own driver, run here with PyTorch's Adam (the plain for-loop implementation) as the reference.
-_REF = {"__name__": "_a4_reference", "Adam": functools.partial(torch.optim.Adam, foreach=False)}
-exec(compile(SETUP, "<a4 probe setup, reference>", "exec"), _REF)  # noqa: S102 - instructor code
+_REF = run_setup(SETUP, "a4 probe setup, reference", Adam=functools.partial(torch.optim.Adam, foreach=False))
 
 
 def _check_adam(result, args, kwargs_unused):
@@ -559,7 +519,7 @@ def _check_train_digits(result, args, kwargs):
 def _check_initial_loss(result, args, kwargs):
     loss, training = result
     weight, bias, x, y = args
-    logits = torch.tensor(np.asarray(x, dtype=np.float32)).flatten(1) @ _t(weight, torch.float32).T + _t(bias, torch.float32)
+    logits = torch.tensor(np.asarray(x, dtype=np.float32)).flatten(1) @ _t(weight).float().T + _t(bias).float()
     want = F.cross_entropy(logits, torch.tensor(y)).item()
     if not training:
         return "initial_loss must leave the model in training mode"
@@ -637,11 +597,11 @@ PROBES = [
           check=_check_autograd_training),
     Probe("choose_device", PART2, "_probe_choose_device", check=_check_choose_device),
     Probe("train_on_device", PART2, "_probe_train_on_device", args=_train_on_device_args, check=_check_train_on_device),
-    Probe("batchnorm", PART3, "_probe_batchnorm", args=_batchnorm_args, check=_check_batchnorm, forbid=FORBID_BATCHNORM),
-    Probe("dropout", PART4, "_probe_dropout", args=_dropout_args, check=_check_dropout, forbid=FORBID_DROPOUT),
-    Probe("adam", PART5, "_probe_adam", args=lambda rng: _adam_args(rng, False), check=_check_adam, forbid=FORBID_ADAM),
+    Probe("batchnorm", PART3, "_probe_batchnorm", args=_batchnorm_args, check=_check_batchnorm, forbid=TORCH_BATCHNORM),
+    Probe("dropout", PART4, "_probe_dropout", args=_dropout_args, check=_check_dropout, forbid=TORCH_DROPOUT),
+    Probe("adam", PART5, "_probe_adam", args=lambda rng: _adam_args(rng, False), check=_check_adam, forbid=TORCH_ADAM),
     Probe("adam_amsgrad_weight_decay", PART5, "_probe_adam", args=lambda rng: _adam_args(rng, True), check=_check_adam,
-          forbid=FORBID_ADAM),
+          forbid=TORCH_ADAM),
     Probe("small_conv_net", PART6, "_probe_convnet", args=_convnet_args,
           expect=lambda state, x, channels, classes: _convnet_forward(state, x), rtol=1e-9, atol=1e-10),
     Probe("make_loaders", PART6, "_probe_loaders",

@@ -11,7 +11,6 @@ Everything runs on the CPU: the probe interpreter is the grader's, which need no
 
 from __future__ import annotations
 
-import copy
 import functools
 
 import numpy as np
@@ -19,16 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlcourse.grading.checks import assert_close
+from dlcourse.grading.probe_helpers import TORCH_SETUP, exercise_cells, run_setup
+from dlcourse.grading.probe_helpers import close_message as _close, first_problem as _first
 from dlcourse.grading.probes import Probe
+from dlcourse.grading.tensors import float64_tensor as _t
 
-PART1 = ("test_part1", "test_part1_hidden")
-PART2 = ("test_part2", "test_part2_hidden")
-PART3 = ("test_part3", "test_part3_hidden")
-PART4 = ("test_part4", "test_part4_hidden")
-PART5 = ("test_part5", "test_part5_hidden")
+PART1, PART2, PART3, PART4, PART5 = (exercise_cells(f"part{i}") for i in range(1, 6))
 
-FORBIDDEN = ("dlcourse.numpy_ref", "dlcourse.torch_ref")
+# The course's references (the pretrained mini_vgg among them) are hidden from the probe run (the default FORBIDDEN).
 CALL_TIMEOUT = 120
 # A linear probe trained on frozen mini_vgg features of new characters (5 labelled images per class) must
 # reach this test accuracy (200 test images, chance 0.10). Measured with the solution over 300 random
@@ -78,20 +75,9 @@ def _blocks_of(features):
     return blocks
 '''
 
-SETUP = r'''
-import numpy as _np
-import torch as _torch
+SETUP = TORCH_SETUP + r'''
 from torch import nn as _nn
 ''' + MODEL_SOURCE + r'''
-
-def _t(a, dtype=_torch.float64):
-    return _torch.tensor(_np.asarray(a), dtype=dtype)
-
-
-def _n(t):
-    """A numpy copy (never a view of a tensor that may change later)."""
-    return t.detach().cpu().double().numpy().copy() if _torch.is_tensor(t) else _np.array(t, dtype=float)
-
 
 def _state(model):
     return {k: _n(v) for k, v in model.state_dict().items()}
@@ -194,7 +180,7 @@ def _probe_train_linear_probe(features, labels, classes, epochs, lr, weight_deca
 
 
 def _probe_probe_accuracy(features, labels):
-    probe, _ = train_linear_probe(_t(features, _torch.float32), _torch.tensor(_np.asarray(labels)), 10, epochs=100, lr=1e-2,
+    probe, _ = train_linear_probe(_t(features).float(), _torch.tensor(_np.asarray(labels)), 10, epochs=100, lr=1e-2,
                                   weight_decay=1e-3, seed=0)
     return _n(probe.weight), _n(probe.bias)
 
@@ -227,28 +213,11 @@ def _probe_param_groups(spec, trainable, lr, factor):
     return [[float(g["lr"]), [names.get(id(p), "?") for p in g["params"]]] for g in groups]
 '''
 
-_namespace: dict = {"_np": np, "_torch": torch, "_nn": nn}
-exec(MODEL_SOURCE, _namespace)  # noqa: S102 - our own source, shared with the runner
+_namespace = run_setup(MODEL_SOURCE, "a5 probe model", _np=np, _torch=torch, _nn=nn)
 _build, _blocks_of = _namespace["_build"], _namespace["_blocks_of"]
 
 
 # ---------------------------------------------------------------------------------- references
-
-def _t(a, dtype=torch.float64):
-    return torch.tensor(np.asarray(a), dtype=dtype)
-
-
-def _close(value, expected, name, rtol=1e-9, atol=1e-11):
-    try:
-        assert_close(value, expected, rtol=rtol, atol=atol, name=name)
-    except AssertionError as exc:
-        return str(exc)
-    return None
-
-
-def _first(*messages):
-    return next((m for m in messages if m), None)
-
 
 def _spec(rng, *, trailing=False, blocks=2):
     channels = [int(v) for v in rng.integers(3, 8, size=4)]

@@ -192,3 +192,80 @@ def test_activation_hyperparameters_are_validated():
         layers.leaky_relu_forward(np.ones(3), negative_slope="big")
     with pytest.raises(ValueError, match="alpha"):
         layers.elu_forward(np.ones(3), alpha=np.nan)
+
+
+# ---------------------------------------------------------------------------
+# typed caches: one NamedTuple per layer, read by name, still unpacking in the old order
+# ---------------------------------------------------------------------------
+
+CACHE_CASES = {
+    "affine": (lambda: layers.affine_forward(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4)),
+               layers.AffineCache, ("x", "w", "b")),
+    "relu": (lambda: layers.relu_forward(np.ones((2, 3))), layers.ReLUCache, ("x",)),
+    "sigmoid": (lambda: layers.sigmoid_forward(np.ones((2, 3))), layers.SigmoidCache, ("x",)),
+    "tanh": (lambda: layers.tanh_forward(np.ones((2, 3))), layers.TanhCache, ("x",)),
+    "leaky_relu": (lambda: layers.leaky_relu_forward(np.ones((2, 3)), 0.2), layers.LeakyReLUCache,
+                   ("x", "negative_slope")),
+    "elu": (lambda: layers.elu_forward(np.ones((2, 3)), 0.5), layers.ELUCache, ("x", "alpha")),
+    "batchnorm": (lambda: layers.batchnorm_forward(np.arange(6.0).reshape(3, 2), np.ones(2), np.zeros(2), np.zeros(2),
+                                                   np.ones(2), training=True),
+                  layers.BatchNormCache, ("training", "x_hat", "xmu", "var", "inv_std", "gamma", "eps")),
+    "dropout": (lambda: layers.dropout_forward(np.ones((2, 3)), 0.5, training=True, rng=rng(0)),
+                layers.DropoutCache, ("mask", "shape")),
+}
+
+
+@pytest.mark.parametrize("name", CACHE_CASES)
+def test_caches_are_named_tuples_with_documented_fields(name):
+    forward, cache_type, fields = CACHE_CASES[name]
+    _, cache = forward()
+    assert type(cache) is cache_type and isinstance(cache, tuple)
+    assert cache_type._fields == fields, "field order is part of the API: caches unpack positionally"
+    assert not cache_type.__doc__.startswith(f"{cache_type.__name__}("), "a docstring of its own, naming the fields"
+
+
+def test_affine_and_parametrised_caches_unpack_positionally():
+    x, w, b = np.ones((2, 3)), np.full((3, 4), 2.0), np.zeros(4)
+    _, cache = layers.affine_forward(x, w, b)
+    cx, cw, cb = cache
+    assert cx is cache.x and cw is cache.w and cb is cache.b
+    _, (cx, slope) = layers.leaky_relu_forward(x, 0.3)
+    assert slope == 0.3 and cx.shape == x.shape
+    _, (cx, alpha) = layers.elu_forward(x, 2.0)
+    assert alpha == 2.0
+
+
+@pytest.mark.parametrize("training, keep_prob", [(True, 0.5), (True, 1.0), (False, 0.5)])
+def test_dropout_cache_holds_the_scaled_mask_and_the_shape(training, keep_prob):
+    x = np.ones((4, 5))
+    out, cache = layers.dropout_forward(x, keep_prob, training=training, rng=rng(1))
+    mask, shape = cache
+    assert shape == x.shape == cache.shape
+    if training and keep_prob < 1:
+        assert_close(out, x * cache.mask, rtol=0, atol=0, name="out = x * mask")
+        assert set(np.unique(mask)) <= {0.0, 1.0 / keep_prob}
+    else:
+        assert mask is None, "nothing dropped: no mask, dx = dout"
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_cache_fields(training):
+    x = rng(2).standard_normal((5, 3))
+    rv = np.full(3, 2.0)
+    _, cache = layers.batchnorm_forward(x, np.ones(3), np.zeros(3), np.zeros(3), rv, training=training, eps=1e-3)
+    assert cache.training is training and cache.eps == 1e-3
+    assert_close(cache.inv_std, 1.0 / np.sqrt(cache.var + 1e-3), rtol=1e-15, atol=0, name="inv_std")
+    assert_close(cache.x_hat, cache.xmu * cache.inv_std, rtol=1e-15, atol=0, name="x_hat")
+    if not training:
+        assert_close(cache.var, rv, rtol=0, atol=0, name="eval var = running_var")
+        assert cache.var is not rv, "a copy: later running-statistics updates must not change the cache"
+
+
+def test_layers_reexports_the_split_modules():
+    from dlcourse.numpy_ref import batchnorm, dropout
+
+    assert layers.batchnorm_forward is batchnorm.batchnorm_forward
+    assert layers.batchnorm_backward_staged is batchnorm.batchnorm_backward_staged
+    assert layers.dropout_backward is dropout.dropout_backward
+    assert set(layers.__all__) >= {"batchnorm_forward", "batchnorm_backward", "dropout_forward", "dropout_backward"}
+    assert all(hasattr(layers, name) for name in layers.__all__)

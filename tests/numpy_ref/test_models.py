@@ -254,3 +254,58 @@ def test_bad_arguments_are_rejected():
         train(model, (X, y), **{**kwargs, "rng": 0})
     with pytest.raises(ValueError, match="data"):
         train(model, (X, y[:-1]), **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# History: one torch-free class for the numpy train loop and torch_ref.fit
+# ---------------------------------------------------------------------------
+
+
+def test_history_is_one_class_under_every_import_path():
+    import dlcourse.history
+    from dlcourse.torch_ref import History as TorchHistory
+    from dlcourse.torch_ref.training import History as TrainingHistory
+
+    assert History is dlcourse.history.History is TorchHistory is TrainingHistory
+
+
+def test_history_module_and_numpy_ref_import_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; import dlcourse.history, dlcourse.numpy_ref, dlcourse.numpy_ref.models; "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_history_fields_properties_and_dicts():
+    h = History()
+    assert (h.epochs, h.stopped_early, h.best_epoch, h.restored_best, h.monitor) == (0, False, None, False, None)
+    h.train_loss += [1.0, 0.5, 0.7]
+    h.val_acc += [0.2, 0.6, 0.5]
+    h.stopped_epoch, h.best_epoch = 2, 1
+    assert h.epochs == 3 and h.stopped_early
+    with pytest.raises(AttributeError):
+        h.stopped_early = False  # read-only: derived from stopped_epoch
+    with pytest.raises(AttributeError):
+        h.epochs = 5
+    assert h.series() == {"train_loss": [1.0, 0.5, 0.7], "val_acc": [0.2, 0.6, 0.5]}
+    d = h.as_dict()
+    assert d["stopped_epoch"] == 2 and d["train_acc"] == [] and "epochs" not in d
+    d["train_loss"].append(9.0)
+    assert h.train_loss == [1.0, 0.5, 0.7], "as_dict copies the lists"
+    assert h["val_acc"] is h.val_acc
+    with pytest.raises(KeyError):
+        h["val_accuracy"]
+    assert "epochs=3" in repr(h)
+
+
+def test_train_fills_the_history():
+    X, y = data(n=40, d=4, c=3)
+    Xv, yv = data(n=20, d=4, c=3, seed=1)
+    model = FullyConnectedNet(4, [5], 3)
+    hist = train(model, (X, y, Xv, yv), optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=3, batch_size=8,
+                 rng=np.random.default_rng(0), progress=False)
+    assert hist.epochs == 3 and not hist.stopped_early
+    assert [len(s) for s in (hist.train_loss, hist.train_acc, hist.val_loss, hist.val_acc, hist.lr)] == [3] * 5
+    assert hist.epoch_time == [] and hist.batch_loss == [] and hist.monitor is None

@@ -199,7 +199,7 @@ def test_bad_arguments_are_rejected():
 
 
 def test_momentum_ewa_is_torch_sgd_with_scaled_lr():
-    """v = beta v + (1-beta) g equals torch's buffer times (1-beta): same path with lr*(1-beta)."""
+    """v = beta v + (1-beta) g equals torch's buffer times (1-beta) at every step: same path with lr*(1-beta)."""
     beta, lr = 0.9, 0.1
     x0 = np.array([1.0, -2.0, 0.5])
     grads = gradient_sequence(7)
@@ -216,6 +216,8 @@ def test_momentum_ewa_is_torch_sgd_with_scaled_lr():
         t.grad = torch.tensor(gr)
         topt.step()
         assert_close(x, t.detach().numpy(), rtol=1e-12, atol=1e-14, name=f"EWA momentum step {step + 1}")
+        assert_close(v, (1 - beta) * topt.state[t]["momentum_buffer"].numpy(), rtol=1e-13, atol=1e-15,
+                     name=f"EWA velocity = (1 - beta) * torch's buffer, step {step + 1}")
         # total weight of the average is 1 - beta**t: with all-equal gradients v = (1 - beta**t) g
     v = np.zeros(1)
     for k in range(1, 6):
@@ -262,3 +264,159 @@ def test_adagrad_and_rmsprop_textbook_forms():
         optim.rmsprop_update(p, g, np.zeros(3), lr=0.1)
     with pytest.raises(ValueError, match="t"):
         optim.adam_update(p, g, r, r, 0)
+
+
+# ---------------------------------------------------------------------------
+# one copy of the arithmetic: textbook forms run the classes' cores
+# ---------------------------------------------------------------------------
+
+TEXTBOOK_SHAPES = [(3, 4), (5,), ()]
+
+
+def _one_class_step(cls, init, grad, state, **kwargs):
+    """One step of an optimizer class on a single parameter whose state is preset to ``state``."""
+    p = optim.Parameter(init)
+    opt = cls([p], **kwargs)
+    opt.state[p] = {k: (np.array(v, dtype=np.float64) if isinstance(v, np.ndarray) else v) for k, v in state.items()}
+    p.grad = grad.copy()
+    opt.step()
+    return p.data, opt.state[p]
+
+
+@pytest.mark.parametrize("shape", TEXTBOOK_SHAPES, ids=str)
+def test_textbook_forms_are_the_classes_step_bit_for_bit(shape):
+    """Each textbook function computes exactly (bit for bit) one step of its class with the same state."""
+    g = np.random.default_rng(11)
+    for _ in range(5):
+        x, grad = g.standard_normal(shape), g.standard_normal(shape) * g.uniform(0.1, 3.0)
+        buf, sq = g.standard_normal(shape), g.uniform(0.01, 2.0, shape)
+        lr, beta = g.uniform(0.01, 0.5), g.uniform(0.5, 0.99)
+
+        new_x, new_v = optim.momentum_ewa_update(x, grad, buf, lr=lr, beta=beta)
+        data, state = _one_class_step(optim.SGD, x, grad, {"momentum_buffer": buf}, lr=lr, momentum=beta,
+                                      dampening=beta)
+        np.testing.assert_array_equal(new_x, data)
+        np.testing.assert_array_equal(new_v, state["momentum_buffer"])
+
+        new_x, new_r = optim.adagrad_update(x, grad, sq, lr=lr)
+        data, state = _one_class_step(optim.Adagrad, x, grad, {"step": 0.0, "sum": sq}, lr=lr, eps=1e-7)
+        np.testing.assert_array_equal(new_x, data)
+        np.testing.assert_array_equal(new_r, state["sum"])
+
+        new_x, new_r = optim.rmsprop_update(x, grad, sq, lr=lr, decay_rate=beta)
+        data, state = _one_class_step(optim.RMSprop, x, grad, {"step": 3.0, "square_avg": sq}, lr=lr, alpha=beta,
+                                      eps=1e-7)
+        np.testing.assert_array_equal(new_x, data)
+        np.testing.assert_array_equal(new_r, state["square_avg"])
+
+        for t in (1, 2, 17):
+            new_x, new_m, new_v = optim.adam_update(x, grad, buf, sq, t, lr=lr, beta1=beta, beta2=0.995, eps=1e-6)
+            data, state = _one_class_step(optim.Adam, x, grad, {"step": float(t - 1), "exp_avg": buf, "exp_avg_sq": sq},
+                                          lr=lr, betas=(beta, 0.995), eps=1e-6)
+            np.testing.assert_array_equal(new_x, data)
+            np.testing.assert_array_equal(new_m, state["exp_avg"])
+            np.testing.assert_array_equal(new_v, state["exp_avg_sq"])
+            assert state["step"] == float(t)
+
+
+def test_ewa_momentum_equals_sgd_buffer_times_one_minus_beta_at_every_step():
+    """v_t = (1 - beta) b_t from the very first step (b_1 = g_1, v_1 = (1 - beta) g_1), so the paths agree."""
+    beta, lr = 0.8, 0.2
+    g = np.random.default_rng(12)
+    x0 = g.standard_normal((2, 3))
+    p = optim.Parameter(x0)
+    opt = optim.SGD([p], lr=lr * (1 - beta), momentum=beta)
+    x, v = x0.copy(), np.zeros_like(x0)
+    for step in range(15):
+        grad = g.standard_normal((2, 3)) * g.uniform(0.1, 3.0)
+        x, v = optim.momentum_ewa_update(x, grad, v, lr=lr, beta=beta)
+        p.grad = grad
+        opt.step()
+        assert_close(v, (1 - beta) * opt.state[p]["momentum_buffer"], rtol=1e-13, atol=1e-15,
+                     name=f"EWA velocity vs (1 - beta) * torch buffer, step {step + 1}")
+        assert_close(x, p.data, rtol=1e-12, atol=1e-14, name=f"EWA path vs SGD(lr*(1-beta)), step {step + 1}")
+    # dampening = beta is not the EWA form: its buffer starts at g_1, not (1 - beta) g_1
+    q = optim.Parameter(x0)
+    damped = optim.SGD([q], lr=lr, momentum=beta, dampening=beta)
+    q.grad = np.ones_like(x0)
+    damped.step()
+    _, v1 = optim.momentum_ewa_update(x0, np.ones_like(x0), np.zeros_like(x0), lr=lr, beta=beta)
+    np.testing.assert_allclose(damped.state[q]["momentum_buffer"] * (1 - beta), v1)
+
+
+def test_ewa_momentum_with_beta_zero_is_plain_sgd():
+    x, grad, v = np.array([1.0, -1.0]), np.array([0.5, 2.0]), np.array([9.0, 9.0])
+    new_x, new_v = optim.momentum_ewa_update(x, grad, v, lr=0.1, beta=0.0)
+    np.testing.assert_array_equal(new_v, grad)
+    np.testing.assert_array_equal(new_x, x - 0.1 * grad)
+    np.testing.assert_array_equal(v, [9.0, 9.0])
+
+
+def test_textbook_forms_do_not_modify_inputs_and_name_bad_arguments():
+    p, g, r = np.array([1.0, 2.0]), np.array([0.5, -1.0]), np.array([0.25, 1.0])
+    copies = [a.copy() for a in (p, g, r)]
+    optim.momentum_ewa_update(p, g, r, lr=0.1)
+    optim.adagrad_update(p, g, r, lr=0.1)
+    optim.rmsprop_update(p, g, r, lr=0.1)
+    optim.adam_update(p, g, r, r, 3)
+    for a, b in zip((p, g, r), copies):
+        np.testing.assert_array_equal(a, b)
+    for call, name in [
+        (lambda: optim.momentum_ewa_update(p, g, r, lr=-0.1), "lr"),
+        (lambda: optim.momentum_ewa_update(p, g, r, lr=0.1, beta=1.0), "beta"),
+        (lambda: optim.momentum_ewa_update(p, g, np.zeros(3), lr=0.1), "velocity"),
+        (lambda: optim.adagrad_update(p, np.zeros(3), r, lr=0.1), "grad"),
+        (lambda: optim.adagrad_update(p, g, r, lr=0.1, eps=-1.0), "eps"),
+        (lambda: optim.rmsprop_update(p, g, r, lr=0.1, decay_rate=1.5), "decay_rate"),
+        (lambda: optim.adam_update(p, g, r, r, 1, beta2=1.0), "beta2"),
+        (lambda: optim.adam_update(p, g, np.zeros(1), r, 1), "m"),
+        (lambda: optim.adam_update(p, g, r, r, 1.5), "t"),
+        (lambda: optim.adam_update(["a"], g, r, r, 1), "param"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            call()
+
+
+def test_classes_name_bad_hyperparameters_via_validation():
+    p = optim.Parameter(np.ones(2))
+    for call, name in [
+        (lambda: optim.SGD([p], lr=float("nan")), "lr"),
+        (lambda: optim.SGD([p], lr=0.1, dampening=-1), "dampening"),
+        (lambda: optim.Adagrad([p], lr_decay=-1), "lr_decay"),
+        (lambda: optim.RMSprop([p], alpha=-0.5), "alpha"),
+        (lambda: optim.RMSprop([p], centered=1), "centered"),
+        (lambda: optim.Adam([p], betas=(-0.1, 0.9)), r"betas\[0\]"),
+        (lambda: optim.Adam([p], betas=(0.9,)), "betas"),
+        (lambda: optim.AdamW([p], weight_decay=-1.0), "weight_decay"),
+        (lambda: optim.Adam([p], amsgrad="yes"), "amsgrad"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            call()
+    opt = optim.Adam([p], lr=0.1)
+    opt.param_groups[0]["lr"] = -1.0  # hyperparameters edited between steps are checked again
+    p.grad = np.ones(2)
+    with pytest.raises(ValueError, match="lr"):
+        opt.step()
+
+
+def test_zero_dim_parameters_and_grad_shape_check_before_any_update():
+    a, b = optim.Parameter(2.0), optim.Parameter(np.ones(3))
+    for cls, kwargs in [(optim.SGD, dict(lr=0.1, momentum=0.9, weight_decay=0.1)), (optim.Adagrad, {}),
+                        (optim.RMSprop, dict(momentum=0.5, centered=True)), (optim.Adam, dict(amsgrad=True)),
+                        (optim.AdamW, {})]:
+        t = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+        opt, topt = cls([a], **kwargs), getattr(torch.optim, cls.__name__)([t], **kwargs)
+        a.data[...] = 2.0
+        for k in range(3):
+            a.grad, t.grad = np.float64(0.5 + k), torch.tensor(0.5 + k, dtype=torch.float64)
+            opt.step()
+            topt.step()
+        assert_close(a.data, t.detach().numpy(), rtol=1e-12, atol=1e-14, name=f"{cls.__name__} 0-d parameter")
+        for key, value in topt.state[t].items():
+            assert_close(opt.state[a][key], value.numpy(), rtol=1e-12, atol=1e-14, name=f"{cls.__name__} {key}")
+    opt = optim.SGD([b, optim.Parameter(np.ones(2))], lr=0.1)
+    b.grad = np.ones(3)
+    opt.param_groups[0]["params"][1].grad = np.ones(3)
+    with pytest.raises(ValueError, match="grad"):
+        opt.step()
+    np.testing.assert_array_equal(b.data, np.ones(3))  # nothing moved

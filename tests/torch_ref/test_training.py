@@ -87,7 +87,7 @@ def test_fit_learns_and_evaluate_uses_eval_mode_and_no_grad(device):
     assert isinstance(history, History) and history.epochs == 15
     assert next(model.parameters()).device.type == torch.device(device).type
     assert history.train_loss[-1] < 0.5 * history.train_loss[0]
-    assert history.val_accuracy[-1] > 0.9 > before["accuracy"], f"accuracy {before['accuracy']} -> {history.val_accuracy}"
+    assert history.val_acc[-1] > 0.9 > before["accuracy"], f"accuracy {before['accuracy']} -> {history.val_acc}"
     # evaluate: eval mode inside, the previous mode restored, no graph built
     seen = {}
 
@@ -100,7 +100,7 @@ def test_fit_learns_and_evaluate_uses_eval_mode_and_no_grad(device):
     result = evaluate(probe_model, loader, device=device)
     assert seen == {"training": False, "grad": False}
     assert probe_model.training, "evaluate must restore training mode"
-    assert set(result) == {"loss", "accuracy"} and result["accuracy"] == pytest.approx(history.val_accuracy[-1])
+    assert set(result) == {"loss", "accuracy"} and result["accuracy"] == pytest.approx(history.val_acc[-1])
 
 
 def test_fit_trains_in_train_mode_with_grad():
@@ -214,3 +214,34 @@ def test_progress_bar_and_plot_history(capsys):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@pytest.mark.parametrize("monitor, field", [("val_acc", "val_acc"), ("val_accuracy", "val_acc"),
+                                            ("train_loss", "train_loss"), ("train_accuracy", "train_acc")])
+def test_fit_fills_the_shared_history_fields(monitor, field):
+    """fit returns the History numpy_ref.models.train returns: the same field names, filled."""
+    from dlcourse.numpy_ref.models import History as NumpyHistory
+
+    X, y = _data(n=32, dtype=torch.float32)
+    loader = DataLoader(TensorDataset(X, y), batch_size=8)
+    model = _model(dtype=torch.float32)
+    history = fit(model, loader, optimizer=SGD(model.parameters(), lr=0.0), epochs=10, val_loader=loader,
+                  device="cpu", progress=False, early_stopping_patience=2, monitor=monitor)
+    assert type(history) is NumpyHistory
+    assert history.monitor == field
+    assert history.stopped_epoch == 2 and history.stopped_early and history.epochs == 3, "lr 0: never improves"
+    assert history.best_epoch == 0 and history.restored_best
+    for name in ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time"):
+        assert len(getattr(history, name)) == 3, name
+    assert len(history.batch_loss) == 3 * 4
+
+
+def test_fit_without_early_stop_leaves_stopped_epoch_unset():
+    X, y = _data(n=16, dtype=torch.float32)
+    model = _model(dtype=torch.float32)
+    history = fit(model, DataLoader(TensorDataset(X, y), batch_size=8), optimizer=SGD(model.parameters(), lr=0.1),
+                  epochs=2, device="cpu", progress=False)
+    assert history.stopped_epoch is None and not history.stopped_early and history.monitor == "train_loss"
+    with pytest.raises(ValueError, match="monitor"):
+        fit(model, DataLoader(TensorDataset(X, y), batch_size=8), optimizer=SGD(model.parameters(), lr=0.1),
+            device="cpu", progress=False, monitor="accuracy")

@@ -4,9 +4,9 @@ more labels -> fine-tuning the last block beats the probe.
 Source task: ``make_source_task`` (10 shapes + 30 invented characters, what ``mini_vgg(pretrained=True)``
 learned).  Target task: ``load_cluttered_digits`` (handwritten digits, never seen in pretraining, drawn
 into cluttered colour scenes; difficulty 0.5), test split of 359 images.  Protocol:
-``dlcourse.torch_ref.transfer_experiment`` (``python -m dlcourse.torch_ref.transfer_experiment``).
+``dlcourse.torch_ref.transfer_experiment`` (``python -m dlcourse.demos.transfer_experiment``).
 
-Measured (``python -m dlcourse.torch_ref.transfer_experiment``, seeds 0 / 1 / 2, 2 CPU threads):
+Measured (``python -m dlcourse.demos.transfer_experiment``, seeds 0 / 1 / 2, 2 CPU threads):
 
     3 labels/class    scratch 0.125 / 0.117 / 0.139 (mean 0.127)   linear probe 0.429 / 0.582 / 0.443 (mean 0.485)
     100 labels/class  linear probe 0.838 / 0.822 / 0.822 (0.827)   last block fine-tuned 0.916 / 0.889 / 0.897 (0.901)
