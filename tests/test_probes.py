@@ -107,6 +107,9 @@ def test_in_the_sandbox_the_reference_files_and_the_course_are_invisible(tmp_pat
     ("open('../../../gradebook.db')", "the gradebook"),
     ("from dlcourse.numpy_ref import functional", "the reference implementation"),
     ("globals()['assert_close'] = print", "globals() manipulation"),
+    ("eval('1 + 1')", "eval"),
+    ("import builtins\nbuiltins.eval('1')", "eval"),
+    ("f = __builtins__.compile", "compile"),
 ])
 def test_static_screen_names_what_it_found(source, label):
     assert label in screen_source(source)
@@ -115,4 +118,11 @@ def test_static_screen_names_what_it_found(source, label):
 def test_static_screen_is_quiet_on_ordinary_solutions():
     code = ("import numpy as np\n\ndef affine_forward(x, w, b):\n    out = x @ w + b\n    return out, (x, w, b)\n"
             "params = {'W1': np.zeros(3)}\nparams['W1'] -= 0.1\nhistory = []\nhistory.append(1.0)\n")
+    assert screen_source(code) == set()
+
+
+def test_static_screen_is_quiet_on_methods_named_like_builtins():
+    """``model.eval()``, ``re.compile`` and ``torch.compile`` are everyday torch and Python, not dynamic code."""
+    code = ("import re, torch\nmodel = torch.nn.Linear(2, 2)\nmodel.eval()\npattern = re.compile('a+')\n"
+            "fast = torch.compile\n")
     assert screen_source(code) == set()

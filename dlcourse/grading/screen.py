@@ -29,6 +29,9 @@ SUSPICIOUS_NAMES = {
     "numpy_ref": "the reference implementation", "torch_ref": "the reference implementation",
     "builtins": "builtins", "__builtins__": "builtins", "__eq__": "custom __eq__", "__array__": "custom __array__",
 }
+#: Builtins whose names are also everyday methods (``model.eval()``, ``re.compile``, ``torch.compile``):
+#: flagged as a bare name or as an attribute of ``builtins``, never as a method of anything else.
+BUILTIN_ONLY = {"exec", "eval", "compile", "__import__"}
 SUSPICIOUS_TEXT = {
     r"gradebook": "the gradebook", r"solutions/": "the solutions folder", r"NBGRADER": "nbgrader's environment",
     r"autograded": "grading folders", r"\.\./\.\.": "paths above the notebook",
@@ -73,6 +76,9 @@ def screen_source(source: str) -> set[str]:
             name = node.id
         elif isinstance(node, ast.Attribute):
             name = node.attr
+            if name in BUILTIN_ONLY and not (isinstance(node.value, ast.Name)
+                                             and node.value.id in ("builtins", "__builtins__")):
+                name = None
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 for part in (alias.name.split(".") + ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])):
