@@ -123,16 +123,7 @@ def make_glyphs(
         alphabet: seed of the characters, >= 0.
         seed: seed of the drawing (``np.random.default_rng``).
 
-    Returns:
-        ``(X, y)``: float32 images with values in [0, 1] and int64 labels.
-
-    Raises:
-        ValueError: naming the argument that is out of range.
-
-    Shape:
-        X: (n, 3, size, size); y: (n,).
-
-    PyTorch counterpart: none (wrap with :class:`~dlcourse.data.ImageDataset`).
+    Returns, Raises, Shape, PyTorch counterpart: as :func:`~dlcourse.data.make_shapes`.
     """
     n = check_integer(n, "n", minimum=1)
     num_classes = check_integer(num_classes, "num_classes", minimum=2)

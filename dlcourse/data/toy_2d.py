@@ -110,13 +110,7 @@ def make_moons(n: int = 200, *, noise: float = 0.1, seed: int = 0) -> tuple[np.n
 
     PyTorch counterpart: none.
     """
-    n = check_integer(n, "n", minimum=2)
-    noise = check_nonnegative(noise, "noise")
-    seed = check_integer(seed, "seed", minimum=0)
-    import sklearn.datasets
-
-    X, y = sklearn.datasets.make_moons(n_samples=n, noise=noise, random_state=seed)
-    return X.astype(np.float64), y.astype(np.int64)
+    return _from_sklearn("make_moons", n, noise, seed)
 
 
 def make_circles(
@@ -135,19 +129,18 @@ def make_circles(
         factor: radius of the inner circle, in (0, 1).
         seed: random seed.
 
-    Returns:
-        ``(X, y)``: float64 points and int64 labels in {0, 1}.
-
-    Shape:
-        X: (n, 2); y: (n,).
-
-    PyTorch counterpart: none.
+    Returns, Shape, PyTorch counterpart: as :func:`make_moons`.
     """
+    factor = check_real_in_range(factor, "factor", 0.0, 1.0, include_low=False, include_high=False)
+    return _from_sklearn("make_circles", n, noise, seed, factor=factor)
+
+
+def _from_sklearn(maker: str, n: int, noise: float, seed: int, **extra: float) -> tuple[np.ndarray, np.ndarray]:
+    """``sklearn.datasets.<maker>`` with checked arguments, as float64 points and int64 labels."""
     n = check_integer(n, "n", minimum=2)
     noise = check_nonnegative(noise, "noise")
-    factor = check_real_in_range(factor, "factor", 0.0, 1.0, include_low=False, include_high=False)
     seed = check_integer(seed, "seed", minimum=0)
     import sklearn.datasets
 
-    X, y = sklearn.datasets.make_circles(n_samples=n, noise=noise, factor=factor, random_state=seed)
+    X, y = getattr(sklearn.datasets, maker)(n_samples=n, noise=noise, random_state=seed, **extra)
     return X.astype(np.float64), y.astype(np.int64)

@@ -10,6 +10,8 @@ a TA has graded by hand loses no work.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,49 +40,53 @@ def _answers(notebook_dir: Path) -> dict[tuple[str, str], str]:
     return found
 
 
-def save_manual_grades(db_url: str, assignment: str, student: str, autograded_dir: Path) -> dict:
-    """The manual scores given to the student's written answers, keyed by (notebook, grade id)."""
+@contextmanager
+def _written_answer_grades(db_url: str, assignment: str, student: str) -> Iterator[list[tuple]]:
+    """The gradebook open on the student's submission: ``[(key, grade, comments by grade id), ...]``.
+
+    ``key`` is (notebook name, grade id); only grades of markdown (written-answer) cells are
+    listed; none when the student has no submission. Changes are committed on exit.
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
-    answers = _answers(autograded_dir)
-    saved = {}
     with Gradebook(db_url) as gb:
         try:
             sub = gb.find_submission(assignment, student)
         except MissingEntry:
-            return saved
+            yield []
+            return
+        rows = []
         for nb in sub.notebooks:
-            comments = {c.name: c.manual_comment for c in nb.comments}
-            for grade in nb.grades:
-                key = (nb.name, grade.name)
-                if grade.cell.cell_type == "markdown" and grade.manual_score is not None and key in answers:
-                    saved[key] = ManualGrade(float(grade.manual_score), comments.get(grade.name), answers[key])
-    return saved
+            comments = {c.name: c for c in nb.comments}
+            rows += [((nb.name, g.name), g, comments) for g in nb.grades if g.cell.cell_type == "markdown"]
+        yield rows
+        gb.db.commit()
+
+
+def save_manual_grades(db_url: str, assignment: str, student: str, autograded_dir: Path) -> dict:
+    """The manual scores given to the student's written answers, keyed by (notebook, grade id)."""
+    answers = _answers(autograded_dir)
+    with _written_answer_grades(db_url, assignment, student) as rows:
+        return {key: ManualGrade(float(grade.manual_score),
+                                 comments[grade.name].manual_comment if grade.name in comments else None,
+                                 answers[key])
+                for key, grade, comments in rows if grade.manual_score is not None and key in answers}
 
 
 def restore_manual_grades(db_url: str, assignment: str, student: str, autograded_dir: Path, saved: dict) -> list[str]:
     """Put back the saved manual scores whose answer text is unchanged; return the grade ids restored."""
-    from nbgrader.api import Gradebook, MissingEntry
-
     if not saved:
         return []
     answers = _answers(autograded_dir)
     restored = []
-    with Gradebook(db_url) as gb:
-        try:
-            sub = gb.find_submission(assignment, student)
-        except MissingEntry:
-            return restored
-        for nb in sub.notebooks:
-            comments = {c.name: c for c in nb.comments}
-            for grade in nb.grades:
-                kept = saved.get((nb.name, grade.name))
-                if kept is None or answers.get((nb.name, grade.name)) != kept.answer:
-                    continue
-                grade.manual_score = kept.score
-                grade.needs_manual_grade = False
-                if kept.comment and grade.name in comments:
-                    comments[grade.name].manual_comment = kept.comment
-                restored.append(grade.name)
-        gb.db.commit()
+    with _written_answer_grades(db_url, assignment, student) as rows:
+        for key, grade, comments in rows:
+            kept = saved.get(key)
+            if kept is None or answers.get(key) != kept.answer:
+                continue
+            grade.manual_score = kept.score
+            grade.needs_manual_grade = False
+            if kept.comment and grade.name in comments:
+                comments[grade.name].manual_comment = kept.comment
+            restored.append(grade.name)
     return restored
