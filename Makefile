@@ -15,7 +15,7 @@ PYTEST_JOBS ?= 2
 # Oversubscribed threads on a 2-core machine made notebooks 25-60x slower per matrix product.
 TEST_THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
-.PHONY: install sandbox demo test test-unit test-notebooks lab release doctor clean
+.PHONY: install sandbox demo test test-unit test-notebooks lab release edition doctor clean
 
 install: $(STAMP)
 
@@ -48,11 +48,17 @@ test-notebooks: $(STAMP)
 	$(TEST_THREADS) $(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadscope $(NOTEBOOK_DIRS) \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --timeout=1800
 
+# JupyterLab refuses to start as root without --allow-root (containers).
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --notebook-dir=$(CURDIR)
 
 release: $(STAMP)
 	$(BIN)/dlcourse release
+
+# The student edition: make edition OUT=../dlcourse-student RELEASED="a1_backprop ..." (see README.md).
+OUT ?= ../dlcourse-student
+edition: $(STAMP)
+	$(BIN)/dlcourse student-edition $(OUT) $(if $(RELEASED),--release-references $(RELEASED))
 
 doctor: $(STAMP)
 	$(BIN)/dlcourse doctor

@@ -1,4 +1,4 @@
-"""The ``dlcourse`` command line: release, grade, demo and doctor.
+"""The ``dlcourse`` command line: release, grade, demo, student-edition and doctor.
 
 Run ``dlcourse --help`` or ``dlcourse COMMAND --help``. Exit status: 0 on success,
 1 when ``doctor`` finds a required check failing, 2 for an instructor-side error
@@ -19,6 +19,7 @@ typical instructor session:
   dlcourse release                       # solutions/ -> assignments/ (student notebooks)
   # collect submissions into submitted/<student>/<assignment>/<notebook>.ipynb
   dlcourse grade a1_backprop --jobs 4    # autograde, feedback/, grades.csv, grading_report.csv
+  dlcourse student-edition ../dlcourse-student --release-references a1_backprop   # what students get
 """
 
 
@@ -104,6 +105,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:  # noqa: ARG001 - uniform signa
     return 1 if failed else 0
 
 
+def cmd_student_edition(args: argparse.Namespace) -> int:
+    from dlcourse.edition import build_edition
+
+    course = _course(args)
+    edition = build_edition(course, args.outdir, release_references=args.release_references,
+                            binder_repo=args.binder_repo)
+    print(edition.summary())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dlcourse",
@@ -161,6 +172,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive_int, default=2, metavar="N", help="students graded in parallel (default: 2)")
     course_dir_option(p)
     p.set_defaults(func=cmd_demo)
+
+    from dlcourse.edition.build import DEFAULT_BINDER_REPO
+
+    p = sub.add_parser("student-edition", help="build the course as students receive it (no answers of open "
+                                               "assignments)",
+                       description="Build OUTDIR: the lectures (with outputs), the assignments' releases, the "
+                                   "dlcourse package without the reference implementations of open assignments' "
+                                   "exercises and without the instructor's tools, a student README, make lab, "
+                                   "environment.yml, pyproject.toml, Binder and JupyterLab settings. Never holds "
+                                   "solutions/, tests, probes, benchmarks, scripts or CI. The edition is audited "
+                                   "before the command succeeds. OUTDIR must be new, empty, or an earlier edition "
+                                   "(replaced; its .git is kept).")
+    p.add_argument("outdir", metavar="OUTDIR", help="folder of the edition, e.g. ../dlcourse-student")
+    p.add_argument("--release-references", nargs="+", action="extend", default=[], metavar="ASSIGNMENT",
+                   help="assignments whose deadline has passed: their reference implementations are included")
+    p.add_argument("--binder-repo", default=DEFAULT_BINDER_REPO, metavar="OWNER/NAME",
+                   help=f"GitHub repository the edition is published to, for the README's clone command and "
+                        f"Binder badge (default: {DEFAULT_BINDER_REPO})")
+    course_dir_option(p)
+    p.set_defaults(func=cmd_student_edition)
 
     p = sub.add_parser("doctor", help="check versions, device, data, weights and the notebook kernel",
                        description="Print Python, torch, torchvision and nbgrader versions, the device torch will "

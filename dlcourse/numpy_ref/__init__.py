@@ -23,17 +23,20 @@ Submodules:
     lr_scheduler: closed-form learning-rate schedules matching
         torch.optim.lr_scheduler, and a ``Scheduler`` that drives an optimizer.
     gradcheck: numerical gradients, relative errors, and a layer checker.
-    models: ``FullyConnectedNet`` and the ``train`` loop with a ``History``
-        (:class:`dlcourse.history.History`, shared with ``dlcourse.torch_ref.fit``).
+    models: ``FullyConnectedNet`` (its arguments, parameters, modes and weights
+        from ``network.MLPBase``) and, re-exported from ``training``, the
+        ``train`` loop with a ``History`` (:class:`dlcourse.history.History`,
+        shared with ``dlcourse.torch_ref.fit``) and ``accuracy``.
     perceptron: the single-layer perceptron of lecture 1.
     diagnostics: per-layer activations and gradients of an MLP (one traced
-        forward/backward pass), per-layer statistics, dead ReLU units.
+        forward/backward pass); with per-layer statistics and dead ReLU units
+        re-exported from ``traces``.
 """
 
-from . import (batchnorm, dropout, functional, gradcheck, init, layers, losses, lr_scheduler, models, optim,
-               perceptron)
+from . import (batchnorm, dropout, functional, gradcheck, init, layers, losses, lr_scheduler, models, network, optim,
+               perceptron, traces, training)
 
 __all__ = ["batchnorm", "dropout", "functional", "gradcheck", "init", "layers", "losses", "lr_scheduler", "models",
-           "optim", "perceptron"]
+           "network", "optim", "perceptron", "traces", "training"]
 from . import diagnostics  # per-layer activations/gradients of an MLP, dead units (lecture L04)
 __all__ += ["diagnostics"]

@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from dlcourse.validation import Array, as_float_array
 
+from ._checks import check_class_labels
 from .functional import log_softmax, sigmoid, softmax
 
 __all__ = [
@@ -226,19 +227,8 @@ def cross_entropy(logits: Array, labels: npt.NDArray[np.integer]) -> tuple[float
     PyTorch counterpart: ``torch.nn.functional.cross_entropy(logits, labels)``.
     """
     logits = as_float_array(logits, "logits")
-    if logits.ndim != 2 or logits.shape[0] == 0 or logits.shape[1] == 0:
-        raise ValueError(f"logits must have shape (N, C) with N, C >= 1, got {logits.shape}")
-    n, num_classes = logits.shape
-    labels = np.asarray(labels)
-    if labels.dtype == bool or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
-    if labels.shape != (n,):
-        raise ValueError(f"labels must have shape (N,) = ({n},), got {labels.shape}")
-    if labels.min() < 0 or labels.max() >= num_classes:
-        raise ValueError(
-            f"labels must lie in [0, {num_classes}) for {num_classes} classes, "
-            f"got values from {labels.min()} to {labels.max()}"
-        )
+    labels = check_class_labels(labels, logits.shape)
+    n = logits.shape[0]
 
     rows = np.arange(n)
     loss = -np.mean(log_softmax(logits, axis=1)[rows, labels])

@@ -25,6 +25,8 @@ from importlib import resources
 import torch
 from torch import nn
 
+from dlcourse.validation import check_integer
+
 __all__ = ["MiniVGG", "mini_vgg", "MINI_VGG_CONFIG", "MINI_VGG_WEIGHTS", "SOURCE_NUM_CLASSES"]
 
 MINI_VGG_CONFIG = (32, "M", 64, "M", 128, 128, "M", 128, 128, "M")
@@ -61,8 +63,7 @@ class MiniVGG(nn.Module):
     def __init__(self, num_classes: int = SOURCE_NUM_CLASSES, *, hidden: int = 128, dropout: float = 0.5,
                  config=MINI_VGG_CONFIG) -> None:
         super().__init__()
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+        num_classes = check_integer(num_classes, "num_classes", minimum=1)
         self.features = _make_features(config)
         self.avgpool = nn.AdaptiveAvgPool2d((2, 2))
         last = [v for v in config if v != "M"][-1]
@@ -101,7 +102,7 @@ def mini_vgg(pretrained: bool = True, num_classes: int | None = None) -> MiniVGG
         pretrained: load ``weights/mini_vgg.pt`` (pretrained on the 40-class source task).
         num_classes: if given and different from the source task's 40 classes, the last
             classifier layer is replaced by a fresh ``Linear(hidden, num_classes)``
-            (see ``replace_classifier``).
+            (as ``replace_classifier`` would make it).
 
     Raises:
         FileNotFoundError: if the weights file is missing, saying how to recreate it.
@@ -123,7 +124,6 @@ def mini_vgg(pretrained: bool = True, num_classes: int | None = None) -> MiniVGG
             model = MiniVGG(source_classes)
         model.load_state_dict(state)
     if num_classes is not None and num_classes != model.classifier[6].out_features:
-        from dlcourse.torch_ref.transfer import replace_classifier
-
-        replace_classifier(model, num_classes)
+        num_classes = check_integer(num_classes, "num_classes", minimum=1)
+        model.classifier[6] = nn.Linear(model.classifier[6].in_features, num_classes)
     return model

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from dlcourse.torch_ref.device import get_device
+from dlcourse.validation import check_integer
 
 __all__ = [
     "VGG_ARCHS",
@@ -70,8 +71,9 @@ def vgg(arch: str = "vgg16", weights=None, *, num_classes: int | None = None) ->
             name of the architecture's torchvision weights enum (e.g. "IMAGENET1K_V1"),
             or the enum member itself, loaded from the torch hub cache; or a path to
             a saved state dict.
-        num_classes: if given and different from the model's output size, replace the
-            last classifier layer (:func:`replace_classifier`).
+        num_classes: if given and different from the model's output size, the last
+            classifier layer is a fresh ``nn.Linear(4096, num_classes)`` (as
+            :func:`replace_classifier` would make it).
 
     Returns:
         A ``torchvision.models.VGG`` on the CPU.
@@ -118,9 +120,10 @@ def vgg(arch: str = "vgg16", weights=None, *, num_classes: int | None = None) ->
         model = builder(weights=None, num_classes=out_features)
         model.load_state_dict(state)
     if num_classes is not None:
-        last = _last_linear(model)[2]
-        if last.out_features != num_classes:
-            replace_classifier(model, num_classes)
+        num_classes = check_integer(num_classes, "num_classes", minimum=1)
+        head = model.classifier[6]  # torchvision's VGG: classifier = (Linear, ReLU, Dropout) x 2 + Linear
+        if head.out_features != num_classes:
+            model.classifier[6] = nn.Linear(head.in_features, num_classes)
     return model
 
 
@@ -197,8 +200,7 @@ def replace_classifier(model: nn.Module, num_classes: int) -> nn.Module:
 
     PyTorch counterpart: ``model.classifier[6] = nn.Linear(4096, num_classes)``.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    num_classes = check_integer(num_classes, "num_classes", minimum=1)
     parent, name, old = _last_linear(model)
     new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None,
                     device=old.weight.device, dtype=old.weight.dtype)

@@ -1,0 +1,8 @@
+# nbgrader settings for students: the Validate button and `make validate` run the notebook the
+# way the grader does. JupyterLab finds this file through JUPYTER_CONFIG_PATH (see the Makefile).
+c = get_config()  # noqa: F821 - provided by nbgrader
+
+# Training cells run for tens of seconds on a laptop CPU: allow 5 minutes per cell, as grading does.
+c.Execute.timeout = 300
+c.Execute.interrupt_on_timeout = True
+c.Execute.startup_timeout = 120
