@@ -1,4 +1,4 @@
-"""The ``dlcourse`` command line: release, grade, demo, student-edition and doctor.
+"""The ``dlcourse`` command line: release, grade, similarity, demo, student-edition and doctor.
 
 Run ``dlcourse --help`` or ``dlcourse COMMAND --help``. Exit status: 0 on success,
 1 when ``doctor`` finds a required check failing, 2 for an instructor-side error
@@ -13,18 +13,38 @@ import sys
 from pathlib import Path
 
 from dlcourse.course import CourseError, check_course_dir, find_course_root
+from dlcourse.grading.safe.text import console_text
 
 EPILOG = """\
 typical instructor session:
   dlcourse release                       # solutions/ -> assignments/ (student notebooks)
   # collect submissions into submitted/<student>/<assignment>/<notebook>.ipynb
-  dlcourse grade a1_backprop --jobs 4    # autograde, feedback/, grades.csv, grading_report.csv
+  dlcourse grade a1_backprop --jobs 4    # autograde, feedback/, grades.csv, grading_report.csv, similarity.*
   dlcourse student-edition ../dlcourse-student --release-references a1_backprop   # what students get
 """
 
 
 def _course(args: argparse.Namespace) -> Path:
     return check_course_dir(args.course_dir) if args.course_dir else find_course_root()
+
+
+def _similarity_summary(report) -> str:
+    flagged = report.flagged
+    lines = [f"similarity: {report.students} submission(s) screened, {len(flagged)} flagged pair(s) "
+             f"(a hint for review, never a change of score): {report.csv_path}, {report.html_path}"]
+    lines += [f"  {console_text(m.student, limit=40)} ~ {console_text(m.other, limit=60)}: {m.similarity:.2f}"
+              for m in flagged[:20]]
+    if len(flagged) > 20:
+        lines.append(f"  ... and {len(flagged) - 20} more")
+    return "\n".join(lines)
+
+
+def cmd_similarity(args: argparse.Namespace) -> int:
+    from dlcourse.grading.pipeline import rescreen
+
+    report = rescreen(args.assignment, _course(args))
+    print(_similarity_summary(report))
+    return 0
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -67,6 +87,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
     print()
     print(format_table(report))
     print(f"\nwrote {report.grades_csv} and {report.report_csv}; feedback in {course / 'feedback'}")
+    if report.similarity is not None:
+        print(_similarity_summary(report.similarity))
+    elif report.similarity_error:
+        print(f"similarity: not screened ({console_text(report.similarity_error, limit=300)}); run "
+              f"`dlcourse similarity {args.assignment}` once the cause is fixed", file=sys.stderr)
     return 0
 
 
@@ -172,6 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive_int, default=2, metavar="N", help="students graded in parallel (default: 2)")
     course_dir_option(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("similarity", help="copy detection on the current submissions, without re-grading",
+                       description="Compare the code each student wrote in the solution cells with every other "
+                                   "submission of ASSIGNMENT and with the instructor's code (solution regions and "
+                                   "reference modules), seeing through renamed variables, stripped comments, "
+                                   "reordered functions and reformatting; write DIR/similarity.csv and "
+                                   "DIR/similarity.html and update the similarity notes in the review column of "
+                                   "DIR/grading_report.csv. `dlcourse grade` does this after grading. A flag is a "
+                                   "hint for a human, never a change of score.")
+    p.add_argument("assignment", metavar="ASSIGNMENT", help="assignment id, e.g. a1_backprop")
+    course_dir_option(p)
+    p.set_defaults(func=cmd_similarity)
 
     from dlcourse.edition.build import DEFAULT_BINDER_REPO
 

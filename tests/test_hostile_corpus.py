@@ -223,9 +223,13 @@ def test_regrade_gives_the_same_scores_and_leaves_nothing_stale(corpus):
 
 
 def test_static_screen_flags_hostile_code_for_review(corpus):
-    _, _, _, results = corpus
+    aid, _, _, results = corpus
     needs(results, "correct", "input_transformer", "frame_snooping", "patched_checks", "env_branching")
-    assert results["correct"].review == "", results["correct"].review
+    screened = [p for p in results["correct"].review.split("; ") if p and not p.startswith("similar code")]
+    assert screened == [], results["correct"].review
+    if aid != "tiny":  # the correct submission is the instructor's solution: copy detection says so
+        assert "similar code: " in results["correct"].review and "reference:solutions/" in results["correct"].review, (
+            results["correct"].review)
     for case in ("input_transformer", "frame_snooping", "patched_checks", "env_branching"):
         assert results[case].review, f"{case} was not flagged for review"
     assert "IPython input transformers" in results["input_transformer"].review

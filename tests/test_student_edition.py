@@ -222,10 +222,11 @@ def test_make_lab_runs_as_root_with_the_editions_settings(edition, tmp_path):
     stamp.touch()
     os.utime(stamp, (time.time() + 60, time.time() + 60))  # newer than pyproject.toml: nothing to install
     venv = Path(sys.executable).parent.parent
-    result = subprocess.run(["make", "-n", "lab", f"ENV={venv}", f"STAMP={stamp}"], cwd=edition,
-                            capture_output=True, text=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # under make test
+    result = subprocess.run(["make", "--no-print-directory", "-n", "lab", f"ENV={venv}", f"STAMP={stamp}"],
+                            cwd=edition, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
-    command = result.stdout.strip().splitlines()[-1]
+    command = next((line for line in result.stdout.splitlines() if "jupyter lab" in line), result.stdout)
     assert "jupyter lab" in command and f"--notebook-dir={edition}" in command, command
     assert ("--allow-root" in command) == (os.geteuid() == 0), f"as uid {os.geteuid()}: {command}"
 
@@ -244,7 +245,8 @@ def test_jupyterlab_shows_validate_and_hides_the_instructor_tools(edition, tmp_p
     os.utime(stamp, (time.time() + 60, time.time() + 60))
     venv = Path(sys.executable).parent.parent
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), HOME=str(tmp_path))
-    env.pop("JUPYTER_CONFIG_PATH", None)
+    for inherited in ("JUPYTER_CONFIG_PATH", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"):
+        env.pop(inherited, None)
     args = f"--no-browser --port={port} --ip=127.0.0.1 --IdentityProvider.token=edition-test"
     lab = subprocess.Popen(["make", "lab", f"ENV={venv}", f"STAMP={stamp}", f"LAB_ARGS={args}"], cwd=edition,
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

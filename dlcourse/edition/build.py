@@ -46,7 +46,7 @@ TEMPLATED = ("README.md", "pyproject.toml", "environment.yml", "requirements.txt
 INSTRUCTOR_ONLY = ("edition", "cli.py", "__main__.py", "doctor.py", "course.py", "grading")
 STUDENT_GRADING = ("__init__.py", "cases.py", "checks.py", "tensors.py", "forbidden.py")
 #: Dependencies of the instructor's package that students do not need (tests and grading).
-INSTRUCTOR_DEPENDENCIES = ("nbclient", "nbformat", "nbval", "pytest", "pytest-xdist", "pytest-timeout")
+INSTRUCTOR_DEPENDENCIES = ("nbclient", "nbformat", "nbval", "pytest", "pytest-xdist", "pytest-timeout", "copydetect")
 
 
 class EditionError(CourseError):

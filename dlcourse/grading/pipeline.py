@@ -8,7 +8,8 @@ that :func:`~dlcourse.grading.job.prepare_job` checks once:
 - :mod:`dlcourse.grading.submissions`: which submissions there are, which are refused;
 - :mod:`dlcourse.grading.autograde`: one student, staged, sandboxed, verified by probes, with feedback;
 - :mod:`dlcourse.grading.gradebook`: scores read back from nbgrader's gradebook;
-- :mod:`dlcourse.grading.report`: ``grades.csv``, ``grading_report.csv`` and the terminal table.
+- :mod:`dlcourse.grading.report`: ``grades.csv``, ``grading_report.csv`` and the terminal table;
+- :mod:`dlcourse.grading.similarity`: copy detection, ``similarity.csv`` and ``similarity.html``.
 
 Students are graded in parallel (``jobs``), each as its own sandbox user, under a
 wall-clock limit. Wording for the command line lives in :mod:`dlcourse.cli`.
@@ -21,8 +22,9 @@ import queue
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
+from dlcourse.course import check_assignment, check_course_dir
 from dlcourse.grading.autograde import grade_student
 from dlcourse.grading.gradebook import read_scores
 from dlcourse.grading.job import (
@@ -40,10 +42,13 @@ from dlcourse.grading.report import GradeReport, StudentResult, format_table, wr
 from dlcourse.grading.sandbox import Identity, identities
 from dlcourse.grading.submissions import UnknownStudents, list_submissions, select_submissions
 
+if TYPE_CHECKING:
+    from dlcourse.grading.similarity import SimilarityReport
+
 __all__ = [
     "DEFAULT_MEMORY_LIMIT", "DEFAULT_STUDENT_TIMEOUT", "GradeReport", "GradingJob", "Limits", "SandboxUnavailable",
     "StudentResult", "UnknownStudents", "course_db_url", "format_table", "generate_release", "grade", "grade_job",
-    "grade_student", "list_submissions", "nbgrader_env", "prepare_job", "release", "run_nbgrader",
+    "grade_student", "list_submissions", "nbgrader_env", "prepare_job", "release", "rescreen", "run_nbgrader",
 ]
 
 UNSAFE_NOTE = "UNSAFE: graded without a sandbox"
@@ -117,12 +122,55 @@ def grade_job(
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             results = list(pool.map(one, available))
-    for name, why in refused.items():
-        res = StudentResult(name, "error", message=f"not graded: the submission folder {name!r} {why}")
-        results.append(res)
-        if progress is not None:
-            progress(res)
-    max_score, manual_max = read_scores(job, results)
-    report = GradeReport(job.assignment, job.course_dir, max_score, results, manual_max_score=manual_max)
+        for name, why in refused.items():
+            res = StudentResult(name, "error", message=f"not graded: the submission folder {name!r} {why}")
+            results.append(res)
+            if progress is not None:
+                progress(res)
+        max_score, manual_max = read_scores(job, results)
+        report = GradeReport(job.assignment, job.course_dir, max_score, results, manual_max_score=manual_max)
+        screen_similarity(job, report)
     write_grades(report)
+    return report
+
+
+def screen_similarity(job: GradingJob, report: GradeReport) -> None:
+    """Copy detection over every staged submission of the assignment (see :mod:`dlcourse.grading.similarity`):
+    writes ``similarity.csv`` and ``similarity.html`` and names each student's flagged matches in their
+    ``review`` column. It never changes a score, and a failure here is reported, never fatal to grading."""
+    from dlcourse.grading.similarity import screen_assignment
+
+    try:
+        report.similarity = screen_assignment(job.course_dir, job.assignment, job.release_dir)
+    except Exception as exc:  # noqa: BLE001 - grades stand without the similarity report
+        report.similarity_error = f"{type(exc).__name__}: {exc}"
+        return
+    for res in report.results:
+        note = report.similarity.review(res.student)
+        if note:
+            res.review = "; ".join(part for part in (res.review, note) if part)
+
+
+def rescreen(assignment: str, course_dir: str | os.PathLike = ".") -> "SimilarityReport":
+    """Copy detection on the current submissions of ``assignment``, without grading (``dlcourse similarity``).
+
+    Submissions not staged by an earlier grading run are staged first (the same checks as for grading;
+    no student code runs). Writes ``similarity.csv`` and ``similarity.html`` and updates the similarity
+    notes in the ``review`` column of ``grading_report.csv`` for the students it has rows for.
+    """
+    from dlcourse.grading.report import update_reviews
+    from dlcourse.grading.sanitize import stage_submission
+    from dlcourse.grading.similarity import screen_assignment
+
+    course = check_course_dir(course_dir)
+    check_assignment(course, assignment)
+    job = GradingJob(course, assignment, course_db_url(course))
+    available, _refused = select_submissions(course, assignment, None)
+    with tempfile.TemporaryDirectory(prefix="dlcourse-release-") as scratch:
+        job = job.with_release(generate_checked_release(course, assignment, Path(scratch)))
+        for student in available:
+            if not any(job.staged(student).glob("*.ipynb")):
+                stage_submission(job.submitted(student), job.staged(student), job.release_dir)
+        report = screen_assignment(course, assignment, job.release_dir)
+    update_reviews(course, assignment, {student: report.review(student) for student in available})
     return report

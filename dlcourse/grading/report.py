@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dlcourse.grading.safe import console_text, csv_cell
 
@@ -49,6 +50,8 @@ class GradeReport:
     max_score: float
     results: list[StudentResult] = field(default_factory=list)
     manual_max_score: float = 0.0  # points of the manually graded (written) answers, part of max_score
+    similarity: Any = None  # the copy-detection report (dlcourse.grading.similarity.SimilarityReport), if made
+    similarity_error: str = ""  # why there is none
 
     @property
     def auto_max_score(self) -> float:
@@ -116,3 +119,28 @@ def format_table(report: GradeReport) -> str:
 def fmt_points(x: float) -> str:
     """Points as the reports write them (``5``, ``2.5``)."""
     return f"{x:g}"
+
+
+def update_reviews(course_dir: Path, assignment: str, notes: dict[str, str]) -> None:
+    """Replace the similarity notes in the ``review`` column of ``grading_report.csv`` (``assignment``'s rows).
+
+    The static screen's findings in that column are kept; the part that starts with the similarity
+    prefix is replaced by ``notes[student]`` (nothing when it is empty).
+    """
+    from dlcourse.grading.similarity import REVIEW_PREFIX
+
+    path = course_dir / REPORT_FILE
+    if not path.is_file():
+        return
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        if row.get("assignment") != assignment or row.get("student_id") not in notes:
+            continue
+        parts = [p for p in (row.get("review") or "").split("; ") if p and not p.startswith(REVIEW_PREFIX)]
+        note = notes[row["student_id"]]
+        row["review"] = csv_cell("; ".join([*parts, note] if note else parts))
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=REPORT_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)

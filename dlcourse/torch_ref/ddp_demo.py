@@ -184,6 +184,10 @@ def run_rank(*, steps: int = 5, batch: int = 64, lr: float = 0.5, seed: int = 0)
         }
         return result
     finally:
+        # every rank waits until all are done before tearing the group down: a rank that left early
+        # (rank 1 returns at once, rank 0 still trains its single-process reference) made gloo abort
+        # ("terminate called without an active exception") when another job shared the machine
+        dist.barrier()
         dist.destroy_process_group()
 
 
