@@ -26,6 +26,9 @@ c.Execute.startup_timeout = 120
 # is still graded), and with warnings on stderr ignored when scoring: nbgrader scores any
 # stderr output of a test cell as a failure, and a RuntimeWarning is not a wrong answer.
 c.Autograde.autograde_preprocessors = [
+    # only `dlcourse grade` autogrades (sandbox, probes, copy detection): the formgrader's Autograde
+    # button and a hand-run `nbgrader autograde` stop here with a message saying so
+    "dlcourse.grading.guard.RequireDlcourseGrade",
     "dlcourse.grading.execute.ResilientExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",

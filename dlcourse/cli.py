@@ -47,6 +47,38 @@ def cmd_similarity(args: argparse.Namespace) -> int:
     return 0
 
 
+class GradingProgress:
+    """A tqdm bar over the students (count, tally of outcomes, ETA) on stderr; each student's line stays in
+    the log on stdout, printed above the bar."""
+
+    def __init__(self, assignment: str):
+        import threading
+
+        self.assignment, self.bar, self.tally, self.lock = assignment, None, {}, threading.Lock()
+
+    def start(self, total: int) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, desc=f"grading {self.assignment}", unit="student", file=sys.stderr,
+                        dynamic_ncols=True, disable=total == 0)
+
+    def update(self, res) -> None:  # called from the grading threads
+        from tqdm.auto import tqdm
+
+        with self.lock:
+            tqdm.write(f"  {console_text(res.student, limit=40)}: {res.status} ({res.seconds:.0f} s)",
+                       file=sys.stdout)
+            sys.stdout.flush()
+            self.tally[res.status] = self.tally.get(res.status, 0) + 1
+            if self.bar is not None:
+                self.bar.set_postfix(self.tally, refresh=False)
+                self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def cmd_release(args: argparse.Namespace) -> int:
     from dlcourse.grading.pipeline import release
 
@@ -73,15 +105,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
         print("!" * 78 + "\nWARNING: grading WITHOUT a sandbox.\nStudent code runs with your "
               "permissions and can read solutions/ and the gradebook.\n" + "!" * 78, file=sys.stderr, flush=True)
     print(f"grading {args.assignment} in {course} with {args.jobs} job(s)", flush=True)
+    bar = GradingProgress(args.assignment)
     try:
-        report = grade_job(
-            job, jobs=args.jobs, students=args.student,
-            progress=lambda r: print(f"  {console_text(r.student, limit=40)}: {r.status} ({r.seconds:.0f} s)",
-                                     flush=True),
-        )
+        report = grade_job(job, jobs=args.jobs, students=args.student, progress=bar.update, on_total=bar.start)
     except UnknownStudents as exc:
         names = ", ".join(console_text(s, limit=40) for s in exc.students)
         raise CourseError(f"no submission of {args.assignment} for: {names}") from None
+    finally:
+        bar.close()
     if not report.results:
         print(f"no submissions found under {course / 'submitted'}/<student>/{args.assignment}/")
     print()
@@ -147,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from dlcourse import __version__
+
+    parser.add_argument("--version", action="version", version=f"dlcourse {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def course_dir_option(p: argparse.ArgumentParser) -> None:

@@ -1,6 +1,8 @@
 """`dlcourse release` and `dlcourse grade` on a tiny fixture course (fast): the machinery itself."""
 
 import csv
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +55,14 @@ def test_grade_exits_zero_and_grades_everyone(graded):
         "email", "raw_score", "late_submission_penalty", "score", "max_score"]
     assert {s: float(r["score"]) for s, r in grades.items()} == {"good": 5, "blank": 0, "truncated": 0, "renamed": 5}
     assert all(float(r["max_score"]) == 5 for r in grades.values())
+
+
+def test_progress_bar_counts_tallies_and_keeps_each_students_line(graded):
+    _, proc = graded
+    assert "grading tiny: 100%" in proc.stderr and "4/4" in proc.stderr, proc.stderr[-2000:]
+    assert "graded=3" in proc.stderr and "error=1" in proc.stderr, proc.stderr[-2000:]
+    for student, status in (("good", "graded"), ("blank", "graded"), ("truncated", "error"), ("renamed", "graded")):
+        assert f"  {student}: {status} (" in proc.stdout, proc.stdout[-2000:]
 
 
 def test_report_says_what_happened_to_each_student(graded):
@@ -199,3 +209,37 @@ def test_written_answers_await_a_human_and_their_grades_survive_a_regrade(tmp_pa
     (res,) = third.results
     assert (res.score, res.manual_pending) == (5, 2), res.message
     assert "1 written answer(s) changed since they were graded by hand" in res.message
+
+
+def test_plain_nbgrader_autograde_is_refused_and_points_to_dlcourse_grade(graded, tmp_path):
+    """The formgrader's Autograde button and `nbgrader autograde` run plain nbgrader: no sandbox, no probes."""
+    course, _ = graded
+    copy = tmp_path / "course"
+    shutil.copytree(course, copy)
+    env = {k: v for k, v in os.environ.items() if k != "DLCOURSE_GRADING"}
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", TINY, "--student=good", "--force"],
+                          cwd=copy, env=env, capture_output=True, text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, f"plain nbgrader autograde ran:\n{output[-2000:]}"
+    assert "dlcourse grade" in output and "sandbox" in output, output[-2000:]
+    graded_nb = copy / "autograded" / "good" / TINY / f"{TINY}.ipynb"
+    assert not graded_nb.exists() or graded_nb.read_bytes() == (course / "autograded" / "good" / TINY / graded_nb.name).read_bytes()
+
+
+def test_grades_csv_carries_the_rosters_names_and_the_cli_its_version(graded, tmp_path):
+    from nbgrader.api import Gradebook
+
+    from dlcourse import __version__
+
+    course, _ = graded
+    copy = tmp_path / "course"
+    shutil.copytree(course, copy)
+    with Gradebook(f"sqlite:///{copy / 'gradebook.db'}") as gb:
+        gb.update_or_create_student("good", first_name="Ada", last_name="Lovelace", email="ada@example.org")
+    proc = dlcourse("grade", TINY, "--course-dir", str(copy), "--student", "good", *(["--unsafe"] if UNSAFE else []))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = read_csv(copy / "grades.csv")["good"]
+    assert (row["first_name"], row["last_name"], row["email"]) == ("Ada", "Lovelace", "ada@example.org"), row
+    assert read_csv(copy / "grades.csv")["blank"]["first_name"] == "", "a student without names keeps empty ones"
+    version = dlcourse("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"dlcourse {__version__}", version

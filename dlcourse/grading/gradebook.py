@@ -18,7 +18,7 @@ def forget_submission(job: GradingJob, student: str) -> None:
 
 
 def read_scores(job: GradingJob, results: list[StudentResult]) -> tuple[float, float]:
-    """Fill score, max_score, timestamp and message of graded results from the gradebook.
+    """Fill score, max_score, timestamp, message and the student's names of the results from the gradebook.
 
     Returns the assignment's max score and the part of it that is graded manually (written answers:
     grade cells the autograder leaves unscored).
@@ -32,6 +32,12 @@ def read_scores(job: GradingJob, results: list[StudentResult]) -> tuple[float, f
                                if c.cell_type == "markdown"))
         for res in results:
             res.max_score = max_score
+            try:  # the roster's names and email, as `nbgrader export` writes them (when the instructor added them)
+                person = gb.find_student(res.student)
+                res.first_name, res.last_name, res.email = (person.first_name or "", person.last_name or "",
+                                                            person.email or "")
+            except MissingEntry:
+                pass
             if res.status != "graded":
                 continue
             try:

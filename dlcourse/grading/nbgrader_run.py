@@ -18,13 +18,18 @@ from typing import Callable
 
 from dlcourse.grading.cases import STUDENT_ENV
 
+#: Set for every nbgrader process ``dlcourse grade`` starts; autograde refuses to run without it
+#: (:mod:`dlcourse.grading.guard`).
+GRADING_ENV = "DLCOURSE_GRADING"
+
 
 def nbgrader_env(student: str | None = None) -> dict[str, str]:
     """The environment of an nbgrader process (and so of the kernels it starts).
 
     The interpreter's ``bin/`` comes first on PATH (nbgrader runs ``alembic``; kernels start
-    ``python3``), one BLAS thread per kernel, and the student's id in ``DLCOURSE_STUDENT_ID``
-    (per-student hidden-test cases).
+    ``python3``), one BLAS thread per kernel, the student's id in ``DLCOURSE_STUDENT_ID``
+    (per-student hidden-test cases), and ``DLCOURSE_GRADING=1`` (autograde refuses to run without
+    it: :mod:`dlcourse.grading.guard`).
     """
     env = dict(os.environ)
     bin_dir = str(Path(sys.executable).parent)
@@ -32,6 +37,7 @@ def nbgrader_env(student: str | None = None) -> dict[str, str]:
     env.setdefault("MPLBACKEND", "Agg")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = "1"
+    env[GRADING_ENV] = "1"  # nbgrader's autograde refuses to run without it (dlcourse.grading.guard)
     if student is not None:
         env[STUDENT_ENV] = student
     else:

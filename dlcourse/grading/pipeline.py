@@ -94,11 +94,18 @@ def grade_job(
     jobs: int = 2,
     students: Iterable[str] | None = None,
     progress: Callable[[StudentResult], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
 ) -> GradeReport:
-    """Grade the submissions of a prepared ``job`` (see :func:`grade`), ``jobs`` students at a time."""
+    """Grade the submissions of a prepared ``job`` (see :func:`grade`), ``jobs`` students at a time.
+
+    ``progress`` is called with each student's result as it comes in; ``on_total`` first, with how many
+    results there will be (for a progress bar).
+    """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     available, refused = select_submissions(job.course_dir, job.assignment, students)
+    if on_total is not None:
+        on_total(len(available) + len(refused))
     slots: queue.SimpleQueue[Identity | None] = queue.SimpleQueue()
     for ident in identities(jobs):  # one sandbox user per concurrent student: the process cap is per user
         slots.put(ident)

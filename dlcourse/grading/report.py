@@ -39,6 +39,9 @@ class StudentResult:
     notes: list[str] = field(default_factory=list)  # repairs and incidents, joined into message
     review: str = ""  # what the static screen found in student-editable cells (a hint, not a verdict)
     manual_pending: float = 0.0  # points of written answers that still await a grader's manual score
+    first_name: str = ""  # from the gradebook's roster (nbgrader db student add ... --first-name ...)
+    last_name: str = ""
+    email: str = ""
 
 
 @dataclass
@@ -74,7 +77,8 @@ def write_grades(report: GradeReport) -> None:
     """
     grades = [{
         "assignment": report.assignment, "duedate": "", "timestamp": res.timestamp,
-        "student_id": csv_cell(res.student), "last_name": "", "first_name": "", "email": "",
+        "student_id": csv_cell(res.student), "last_name": csv_cell(res.last_name),
+        "first_name": csv_cell(res.first_name), "email": csv_cell(res.email),
         "raw_score": fmt_points(res.score), "late_submission_penalty": "0.0",
         "score": fmt_points(res.score), "max_score": fmt_points(report.max_score),
     } for res in report.results]
