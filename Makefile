@@ -15,7 +15,7 @@ PYTEST_JOBS ?= 2
 # Oversubscribed threads on a 2-core machine made notebooks 25-60x slower per matrix product.
 TEST_THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
-.PHONY: install sandbox demo test test-unit test-notebooks lab release edition doctor clean
+.PHONY: install sandbox postgres demo test test-unit test-notebooks gpu-check lab release edition doctor clean
 
 install: $(STAMP)
 
@@ -28,6 +28,18 @@ sandbox:
 	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
 	  else echo "bubblewrap not found: grading tests that need the sandbox will be skipped (see dlcourse doctor)"; fi; }
 
+# PostgreSQL's server, for the tests of a shared gradebook (they start a throwaway server of their own).
+# Debian keeps initdb and pg_ctl in /usr/lib/postgresql/<version>/bin, off PATH. Installed here when
+# running as root on Debian/Ubuntu (CI), without another `apt-get update` when the package lists already
+# serve it (after `make sandbox`, say); elsewhere the PostgreSQL tests are skipped.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing postgresql (for the tests of a shared gradebook)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1 || { \
+	      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }; \
+	  else echo "PostgreSQL server (pg_ctl) not found: the PostgreSQL gradebook tests will be skipped"; fi; }
+
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e .
@@ -37,7 +49,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) sandbox
 	$(BIN)/dlcourse demo
 
-test: $(STAMP) sandbox
+test: $(STAMP) sandbox postgres
 	$(TEST_THREADS) $(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadscope tests $(NOTEBOOK_DIRS) \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --timeout=1800
 
@@ -47,6 +59,13 @@ test-unit: $(STAMP)
 test-notebooks: $(STAMP)
 	$(TEST_THREADS) $(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadscope $(NOTEBOOK_DIRS) \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --timeout=1800
+
+# Every GPU check in one call (on a machine with an NVIDIA GPU): the CUDA tests, a4/a5 graded through
+# the sandbox on CUDA, the L10/L11/a4/a5 notebooks; ends in one summary line. The script exits 2 where
+# there is no GPU (make then reports an error: nothing was checked). GPU_CHECK_ARGS="--dry-run" prints
+# the plan, "--only grade" runs one step (see scripts/gpu_check.py).
+gpu-check: $(STAMP) sandbox
+	$(BIN)/python scripts/gpu_check.py $(GPU_CHECK_ARGS)
 
 # JupyterLab refuses to start as root without --allow-root (containers).
 lab: $(STAMP)

@@ -41,16 +41,25 @@ c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"Warning"
 
 # The gradebook: sqlite in the course folder by default. When several graders share a
-# course, point every grader at one PostgreSQL database instead, e.g.
+# course, point every grader at one PostgreSQL database instead (driver: psycopg, installed
+# with dlcourse; see README, "A shared gradebook on PostgreSQL"), e.g.
 # c.CourseDirectory.db_url = "postgresql://grader:secret@db.example.org/dlcourse"
 
 # Keep feedback readable when a submission prints a flood of output.
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
 
-# Feedback never shows hidden tests: their code and tracebacks are removed.
+# Feedback never shows hidden tests: their code and tracebacks are removed. It says why the
+# out-of-process probes withdrew a test's points, and a written answer nobody has graded yet
+# reads "awaiting manual grading" (dlcourse's feedback template, an extension of nbgrader's).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "dlcourse.grading.feedback.HideHiddenTests",
+    "dlcourse.grading.feedback_status.FeedbackStatus",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+from dlcourse.grading.feedback_status import TEMPLATE_FILE, TEMPLATE_NAME, template_dirs  # noqa: E402
+
+c.HTMLExporter.template_name = TEMPLATE_NAME
+c.HTMLExporter.template_file = TEMPLATE_FILE
+c.HTMLExporter.extra_template_basedirs = template_dirs()

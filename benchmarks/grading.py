@@ -2,7 +2,7 @@
 
 Usage (from the course folder, in the course's venv)::
 
-    python benchmarks/grading.py [ASSIGNMENT] [--submissions 8] [--out benchmarks/results/grading.json]
+    python benchmarks/grading.py [ASSIGNMENT] [--submissions 8] [--dask] [--out FILE]   # FILE: results/grading_<id>.json
 
 Measures, on copies of the complete solution of ASSIGNMENT (default a1_backprop):
 
@@ -13,7 +13,12 @@ Measures, on copies of the complete solution of ASSIGNMENT (default a1_backprop)
   gradebook setup (generating the release) is reported separately;
 - ``sandbox_and_probes``: the time to grade one submission with the bubblewrap sandbox and
   the out-of-process probes, divided by the time without them (plain nbgrader through the
-  same pipeline, ``--unsafe`` and no ``probes.py``).
+  same pipeline, ``--unsafe`` and no ``probes.py``);
+- with ``--dask``: ``speedup_dask2_vs_jobs1``, the time of ``--jobs 1`` divided by the time on a
+  dask.distributed LocalCluster of 2 worker processes (1 thread each) on this machine,
+  coordinator included (``dlcourse grade --scheduler``).
+
+Full marks means every autograded point (written answers await a human and are not counted).
 
 Nothing is asserted: the figures are printed and written as JSON for the README.
 """
@@ -50,11 +55,34 @@ def plain_execution_seconds(notebook: Path) -> float:
     return time.perf_counter() - start
 
 
+def _check_full_marks(report) -> None:
+    for r in report.results:
+        if r.status != "graded" or r.score != report.auto_max_score:
+            raise SystemExit(f"benchmark submissions must earn every autograded point ({report.auto_max_score:g}): "
+                             f"{r.student} got {r.score} ({r.message})")
+
+
+def _dask_seconds(aid: str, course: Path) -> float:
+    """Wall time of grading every submission on a LocalCluster of 2 single-threaded worker processes."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                          silence_logs=40) as cluster:
+            start = time.perf_counter()
+            report = grade(aid, course, scheduler=cluster.scheduler_address)
+            seconds = time.perf_counter() - start
+    _check_full_marks(report)
+    return seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("assignment", nargs="?", default="a1_backprop")
     parser.add_argument("--submissions", type=int, default=8)
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "grading.json"))
+    parser.add_argument("--out", default=None, help="JSON file (default: benchmarks/results/grading_<assignment>.json)")
+    parser.add_argument("--dask", action="store_true", help="also grade on a 2-worker dask LocalCluster")
     args = parser.parse_args()
     aid = args.assignment
     with tempfile.TemporaryDirectory(prefix="dlcourse-bench-") as tmp:
@@ -68,11 +96,13 @@ def main() -> int:
         plain = plain_execution_seconds(notebook)
 
         timings = {}
+        if args.dask:
+            timings["dask2"] = _dask_seconds(aid, course)
         for jobs in (1, 2):
             start = time.perf_counter()
             report = grade(aid, course, jobs=jobs)
             timings[jobs] = time.perf_counter() - start
-            assert all(r.score == report.max_score for r in report.results), "benchmark submissions must earn full marks"
+            _check_full_marks(report)
         start = time.perf_counter()
         single = grade(aid, course, jobs=1, students=[students[0]])
         one_with_setup = time.perf_counter() - start
@@ -99,9 +129,13 @@ def main() -> int:
         "seconds_grade_one_without_sandbox_and_probes": round(bare, 1),
         "overhead_sandbox_and_probes": round(one / bare, 2),
     }
+    if args.dask:
+        result["seconds_dask2"] = round(timings["dask2"], 1)
+        result["speedup_dask2_vs_jobs1"] = round(timings[1] / timings["dask2"], 2)
     print(json.dumps(result, indent=2))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    out = Path(args.out or REPO / "benchmarks" / "results" / f"grading_{aid}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

@@ -104,10 +104,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if not job.sandboxed:
         print("!" * 78 + "\nWARNING: grading WITHOUT a sandbox.\nStudent code runs with your "
               "permissions and can read solutions/ and the gradebook.\n" + "!" * 78, file=sys.stderr, flush=True)
-    print(f"grading {args.assignment} in {course} with {args.jobs} job(s)", flush=True)
+    where = f"on the Dask cluster at {args.scheduler}" if args.scheduler else f"with {args.jobs} job(s)"
+    print(f"grading {args.assignment} in {course} {where}", flush=True)
     bar = GradingProgress(args.assignment)
     try:
-        report = grade_job(job, jobs=args.jobs, students=args.student, progress=bar.update, on_total=bar.start)
+        report = grade_job(job, jobs=args.jobs, students=args.student, progress=bar.update, on_total=bar.start,
+                           scheduler=args.scheduler)
     except UnknownStudents as exc:
         names = ", ".join(console_text(s, limit=40) for s in exc.students)
         raise CourseError(f"no submission of {args.assignment} for: {names}") from None
@@ -219,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-limit", type=float, default=8.0, metavar="GB",
                    help="address-space limit of each grading kernel, so a memory hog gets a MemoryError "
                         "(default: 8; 0 for none)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="grade on the workers of this dask.distributed cluster (e.g. tcp://10.0.0.5:8786) instead "
+                        "of here; this machine keeps the gradebook and writes every result (see README)")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("demo", help="run the whole pipeline on sample submissions in a scratch folder",

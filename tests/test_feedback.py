@@ -64,6 +64,13 @@ def _test(grade_id: str, outputs: list[dict], *, hidden: bool = True, score: flo
     return _code(source, outputs, _meta(grade_id, grade=True, solution=False, score=score))
 
 
+def _withdrawn(grade_id: str, reasons: list[str]) -> NotebookNode:
+    """A test cell that passed in the kernel whose points the probes withdrew, as the grader marks it."""
+    cell = _test(grade_id, [], score=0.0)
+    cell.metadata["dlcourse"] = {"withdrawn": reasons}
+    return cell
+
+
 def _stream(text: str, name: str = "stdout") -> dict:
     return {"output_type": "stream", "name": name, "text": text}
 
@@ -105,6 +112,16 @@ CASES = {  # grade id -> (cell, the one line its feedback must show)
                "Tests failed: the cell wrote to standard error (which is not shown)."),
     "score_withdrawn": (_test("score_withdrawn", [], score=0.0),
                         "The tests ran without an error, but the recorded score is 0 of 1."),
+    "probe_withdrew": (_withdrawn("probe_withdrew", ["softmax: 2 of 8 elements differ; the worst is at (1, 3): "
+                                                     "got nan where 0.25 was expected (rtol 1e-07)"]),
+                       "The tests passed in your notebook, but 1 of its 1 points were withdrawn: your functions were "
+                       "run again outside the notebook, with new inputs, and did not give the expected results. "
+                       "softmax: 2 of 8 elements differ; the worst is at (1, 3): got nan where 0.25 was expected "
+                       "(rtol 1e-07)."),
+    "probe_reason_repeats_hidden": (_withdrawn("probe_reason_repeats_hidden", [f"softmax: printed {HIDDEN_CODE[2]}"]),
+                                    "The tests passed in your notebook, but 1 of its 1 points were withdrawn: your "
+                                    "functions were run again outside the notebook, with new inputs, and did not give "
+                                    "the expected results. softmax: printed …"),
 }
 INCIDENT_CELLS = {  # the error of an ordinary cell -> the one sentence its feedback must show
     "DeadKernelError": INCIDENTS["DeadKernelError"],
@@ -209,7 +226,7 @@ def test_no_output_repeats_hidden_code(fed):
             assert line[start:start + 20] not in shown, f"hidden code {line[start:start + 20]!r} is shown"
 
 
-@pytest.mark.parametrize("template", ["feedback", "lab"])
+@pytest.mark.parametrize("template", ["feedback", "dlcourse_feedback", "lab"])
 def test_rendered_feedback_holds_no_hidden_code_and_nothing_active(fed, template):
     page = render(fed, template)
     text = visible_text(page)
@@ -230,7 +247,10 @@ def test_feedback_of_an_already_sanitised_notebook_is_the_same():
         return [(c.cell_type, c.source, [o.get("text") for o in c.get("outputs", [])]) for c in nb.cells[1:]]
 
     nb = autograded()
-    sanitize_notebook(nb)
+    sanitize_notebook(nb)  # which drops every mark but nbgrader's: the grader then marks withdrawn points again
+    for cell, original in zip(nb.cells, autograded().cells):
+        if "dlcourse" in original.metadata:
+            cell.metadata["dlcourse"] = original.metadata["dlcourse"]
     assert shown(feedback(nb)) == shown(feedback()), "sanitising first should not change the feedback"
 
 
@@ -254,3 +274,32 @@ def test_strip_hidden_region_and_hidden_source():
     assert found and stripped == "visible()\n    # hidden\nafter()", stripped
     assert hidden_source(source) == "    secret()", hidden_source(source)
     assert strip_hidden_region("plain()", "# hidden") == ("plain()", False)
+
+
+def test_a_written_answer_awaiting_a_grader_says_so_instead_of_a_zero_score():
+    """dlcourse's feedback template: "awaiting manual grading (2.0 points)", not "Score: 0.0 / 2.0"."""
+    from test_safe_output import FEEDBACK_RESOURCES
+
+    from dlcourse.grading.feedback_status import TEMPLATE_NAME
+
+    nb = feedback()
+    written = _by_id(nb)["written"]
+    written.metadata.nbgrader.update(points=2.0, score=0.0)
+    written.metadata["dlcourse"] = {"awaiting_manual_grade": True}
+    graded_answer = copy.deepcopy(written)
+    graded_answer.id = "written-graded"
+    graded_answer.metadata.nbgrader.update(grade_id="written_graded", score=1.5)
+    del graded_answer.metadata["dlcourse"]
+    nb.cells.append(graded_answer)
+    resources = copy.deepcopy(FEEDBACK_RESOURCES)
+    resources["dlcourse"] = {"awaiting_points": 2.0}
+    from test_safe_output import _exporter, _graded
+
+    page, _ = _exporter(TEMPLATE_NAME).from_notebook_node(_graded(nb), resources=resources)
+    text = " ".join(visible_text(page).split())
+    assert "Written response (awaiting manual grading (2.0 points))" in text, "the table of contents should say so"
+    assert "awaiting manual grading (2.0 points) (Top)" in text, "the answer's heading should say so"
+    assert "Score: 0.0 / 2.0" not in text, "an ungraded answer must not read as a zero"
+    assert "Score: 1.5 / 2.0" in text, "a graded answer shows its score"
+    assert "2.0 of these points are for written answers that are awaiting manual grading" in text
+    assert "My answer:" in text, "the answer itself is shown"

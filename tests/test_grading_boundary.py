@@ -312,8 +312,9 @@ def test_a_forged_probe_channel_changes_nothing(batch):
 def test_a_hang_outside_ipython_is_bounded_by_the_timeout(tmp_path):
     course = make_course(tmp_path / "course")
     release = generate_release(course, TINY, tmp_path / "release") / f"{TINY}.ipynb"
+    # in the solution cell: the probe run always executes the student's own cells in full
     hang = "import sys, time\nif 'ipykernel' not in sys.modules:\n    while True:\n        time.sleep(1)"
-    _submission(release, course / "submitted" / "hangs" / TINY, "def add(a, b):\n    return a + b", [new_code_cell(hang)])
+    _submission(release, course / "submitted" / "hangs" / TINY, f"def add(a, b):\n    return a + b\n\n{hang}")
     limit = 40
     (res,) = grade(TINY, course, jobs=1, timeout=limit).results
     assert res.score == 0, f"the probes could not run, so the cells' points go: {_where(res)}"

@@ -82,3 +82,26 @@ def test_cli_words_instructor_errors_and_exits_2(course, counted_sandbox, capsys
     assert cli.main(["grade", TINY, "--course-dir", str(course), "--student", "carl\x1b[31m"]) == 2
     err = capsys.readouterr().err
     assert "no submission of tiny for: carl" in err and "\x1b" not in err, err
+
+
+def test_graders_rewriting_the_reports_at_once_keep_each_others_rows(tmp_path):
+    """Two graders sharing a course folder finish together: every student's row survives (the files are locked)."""
+    import csv
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dlcourse.grading.report import GRADES_COLUMNS, _update_csv
+
+    path = tmp_path / "grades.csv"
+
+    def grader(prefix: str) -> None:
+        for i in range(40):
+            student = f"{prefix}{i:02d}"
+            row = dict.fromkeys(GRADES_COLUMNS, "")
+            row.update(assignment="a1", student_id=student, score="1")
+            _update_csv(path, GRADES_COLUMNS, "a1", {student}, [row])
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(grader, ["a", "b", "c", "d"]))
+    with open(path, newline="") as fh:
+        students = [row["student_id"] for row in csv.DictReader(fh)]
+    assert len(students) == 160 and len(set(students)) == 160, f"{160 - len(set(students))} rows were lost"

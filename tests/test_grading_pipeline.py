@@ -1,7 +1,9 @@
 """`dlcourse release` and `dlcourse grade` on a tiny fixture course (fast): the machinery itself."""
 
 import csv
+import html
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +22,12 @@ STUDENTS = {"good": "complete", "blank": "untouched", "truncated": "broken_json"
 
 def dlcourse(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "dlcourse", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def page_text(path: Path) -> str:
+    """The text a browser shows of an HTML page, whitespace collapsed (tags and the style sheet dropped)."""
+    text = re.sub(r"<style.*?</style>|<[^>]+>", " ", path.read_text(), flags=re.S)
+    return " ".join(html.unescape(text).split())
 
 
 def read_csv(path: Path) -> dict[str, dict]:
@@ -186,6 +194,10 @@ def test_written_answers_await_a_human_and_their_grades_survive_a_regrade(tmp_pa
     assert (first.max_score, first.manual_max_score, first.auto_max_score) == (7, 2, 5)
     assert (res.status, res.score, res.manual_pending) == ("graded", 5, 2), res.message
     assert "2 points of written answers await manual grading" in res.message
+    page = page_text(course / "feedback" / "ann" / TINY / f"{TINY}.html")
+    assert "Written response (awaiting manual grading (2.0 points))" in page, "the feedback should say it awaits a grader"
+    assert "2.0 of these points are for written answers that are awaiting manual grading" in page
+    assert "Score: 0.0 / 2.0" not in page, "an ungraded written answer must not read as a zero"
 
     db_url = f"sqlite:///{course / 'gradebook.db'}"
     with Gradebook(db_url) as gb:  # what a TA does in the formgrader
@@ -197,6 +209,9 @@ def test_written_answers_await_a_human_and_their_grades_survive_a_regrade(tmp_pa
     again = grade(TINY, course, jobs=1, unsafe=UNSAFE)
     (res,) = again.results
     assert (res.score, res.manual_pending) == (6.5, 0), res.message
+    page = page_text(course / "feedback" / "ann" / TINY / f"{TINY}.html")
+    assert "Written response (Score: 1.5 / 2.0)" in page and "awaiting manual grading" not in page, \
+        "once graded, the answer shows its score"
     assert "kept the manual grades of 1 unchanged written answer(s)" in res.message
     with Gradebook(db_url) as gb:
         assert gb.find_comment("why_add", TINY, TINY, "ann").manual_comment == "Half right."
@@ -209,6 +224,30 @@ def test_written_answers_await_a_human_and_their_grades_survive_a_regrade(tmp_pa
     (res,) = third.results
     assert (res.score, res.manual_pending) == (5, 2), res.message
     assert "1 written answer(s) changed since they were graded by hand" in res.message
+
+
+def test_points_the_probes_withdraw_are_explained_in_the_feedback(tmp_path):
+    """A submission that silences the tests in its kernel passes them there; the probes take the points back,
+    and the student's feedback says which check failed and how, in whole sentences."""
+    from dlcourse.grading.pipeline import generate_release, grade
+
+    course = make_course(tmp_path / "course")
+    release_dir = generate_release(course, TINY, tmp_path / "release")
+    dest = write_submission("complete", course / "solutions" / TINY, release_dir, course / "submitted" / "tam" / TINY)
+    nb = nbformat.read(dest / f"{TINY}.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "add":
+            cell.source = "def add(a, b):\n    return a - b\n\nassert_close = lambda *args, **kwargs: None"
+    nbformat.write(nb, dest / f"{TINY}.ipynb")
+    (res,) = grade(TINY, course, jobs=1, unsafe=UNSAFE).results
+    assert (res.status, res.score) == ("graded", 0), res.message
+    assert "probes overrode nbgrader on 2 cell(s)" in res.message and "probe 'add'" in res.message, res.message
+    page = page_text(course / "feedback" / "tam" / TINY / f"{TINY}.html")
+    for points in (2, 3):
+        assert (f"The tests passed in your notebook, but {points} of its {points} points were withdrawn: your functions "
+                "were run again outside the notebook, with new inputs, and did not give the expected results. add:"
+                ) in page, page[-3000:]
+    assert "The tests ran without an error, but the recorded score" not in page
 
 
 def test_plain_nbgrader_autograde_is_refused_and_points_to_dlcourse_grade(graded, tmp_path):

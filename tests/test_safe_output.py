@@ -30,6 +30,7 @@ from nbconvert.filters.markdown_mistune import markdown2html_mistune
 from nbformat import NotebookNode
 from traitlets.config import Config
 
+from dlcourse.grading.feedback_status import TEMPLATE_FILE, TEMPLATE_NAME, template_dirs
 from dlcourse.grading.safe import (
     console_text,
     csv_cell,
@@ -56,8 +57,10 @@ def _png(width: int = 2, height: int = 2) -> str:
 pytestmark = pytest.mark.filterwarnings("ignore:No lexer found:UserWarning")
 
 PNG = _png()
-TEMPLATES = ("lab", "classic", "feedback")
+TEMPLATES = ("lab", "classic", "feedback", "dlcourse_feedback")
 NBGRADER_TEMPLATES = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
+#: nbgrader's feedback template and dlcourse's extension of it (dlcourse.grading.feedback_status)
+FEEDBACK_TEMPLATES = ("feedback", TEMPLATE_NAME)
 FEEDBACK_RESOURCES = {"nbgrader": {"notebook": "a1", "score": 1.0, "max_score": 2.0, "late_penalty": 0}}
 
 WRITTEN_ANSWER = ("The gradient vanishes because $a<b$ and $\\sigma'(x) \\le 1/4$ for every $x$. "
@@ -215,11 +218,13 @@ def hostile_notebook() -> NotebookNode:
 @cache
 def _exporter(template: str) -> HTMLExporter:
     config = Config()
-    if template == "feedback":  # as nbgrader's GenerateFeedback configures it
-        config.HTMLExporter.extra_template_basedirs = [str(NBGRADER_TEMPLATES / "templates")]
+    if template in FEEDBACK_TEMPLATES:  # as nbgrader's GenerateFeedback and the course's config configure it
+        config.HTMLExporter.extra_template_basedirs = [str(NBGRADER_TEMPLATES / "templates"), *template_dirs()]
         config.HTMLExporter.extra_template_paths = [
             str(NBGRADER_TEMPLATES / "static" / "node_modules" / "bootstrap" / "dist" / "css")]
     config.HTMLExporter.template_name = template
+    if template == TEMPLATE_NAME:
+        config.HTMLExporter.template_file = TEMPLATE_FILE
     return HTMLExporter(config=config)
 
 
@@ -235,7 +240,7 @@ def _graded(nb: NotebookNode) -> NotebookNode:
 
 
 def render(nb: NotebookNode, template: str) -> str:
-    if template == "feedback":
+    if template in FEEDBACK_TEMPLATES:
         nb, resources = _graded(nb), copy.deepcopy(FEEDBACK_RESOURCES)
     else:
         resources = {}
@@ -574,6 +579,13 @@ def test_console_text_prefers_a_sentence_end_near_the_limit():
     text = "The kernel died while running cell three. It was restarted and the notebook went on with the next cell"
     capped = console_text(text, limit=56)
     assert capped == "The kernel died while running cell three.…", f"expected the cut at the sentence, got {capped!r}"
+
+
+def test_console_text_keeps_whole_sentences_however_far_back_the_last_one_ends():
+    text = ("sigmoid: 3 of 24 elements differ. The worst is at index (1, 2) where the function returned nan "
+            "and the reference returned 0.0 for an input of -1000")
+    capped = console_text(text, limit=100)
+    assert capped == "sigmoid: 3 of 24 elements differ.…", f"expected only the whole first sentence, got {capped!r}"
 
 
 def test_console_text_prefers_a_clause_end_near_the_limit():

@@ -10,11 +10,13 @@ regular files (:func:`dlcourse.grading.sanitize.read_regular_file`).
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
 from dlcourse.course import SOURCE_DIR
+from dlcourse.grading.feedback_status import clear_marks, mark_withdrawn
 from dlcourse.grading.execute import KERNEL_DIED, KERNEL_HUNG, OUT_OF_MEMORY
 from dlcourse.grading.gradebook import forget_submission
 from dlcourse.grading.job import STAGED_DIR, Budget, GradingJob
@@ -25,7 +27,7 @@ from dlcourse.grading.probes import PROBES_FILE, apply_verdict, verify
 from dlcourse.grading.report import StudentResult
 from dlcourse.grading.safe import sanitize_notebook
 from dlcourse.grading.sandbox import Identity, Sandbox, private_folder
-from dlcourse.grading.sanitize import read_regular_file, stage_submission
+from dlcourse.grading.sanitize import StagedSubmission, read_regular_file, stage_submission
 from dlcourse.grading.screen import screen_submission
 
 FEEDBACK_MIN_SECONDS = 20.0  # feedback is the grader's own work on a sanitized notebook: seconds, whatever is left
@@ -33,6 +35,15 @@ MAX_GRADED_NOTEBOOK_BYTES = 256 * 2**20
 #: How the report names a cell whose error has one of these names.
 INCIDENT_WORDS = {KERNEL_DIED: "the kernel died in", KERNEL_HUNG: "the kernel hung in",
                   "CellTimeoutError": "timed out:", OUT_OF_MEMORY: "ran out of memory in"}
+
+
+@dataclass
+class Prepared:
+    """What happens before any student code runs, on the machine that owns the gradebook (see :func:`prepare_student`)."""
+
+    staged: StagedSubmission
+    review: str = ""
+    manual: dict = field(default_factory=dict)  # manual grades of written answers, to restore if unchanged
 
 
 def grade_student(job: GradingJob, student: str, identity: Identity | None = None) -> StudentResult:
@@ -44,23 +55,44 @@ def grade_student(job: GradingJob, student: str, identity: Identity | None = Non
     """
     budget = Budget(job.limits.wall_seconds)
     try:
-        return _grade_student(job, student, identity, budget)
+        prepared = prepare_student(job, student, budget)
+        if isinstance(prepared, StudentResult):
+            return prepared
+        return run_student(job, student, prepared, identity, budget)
     except Exception as exc:  # noqa: BLE001 - one student's failure is that student's row, never the batch's
         return StudentResult(student, "error", seconds=budget.spent(),
                              message=f"grading failed: {type(exc).__name__}: {exc}")
 
 
-def _grade_student(job: GradingJob, student: str, identity: Identity | None, budget: Budget) -> StudentResult:
+def prepare_student(job: GradingJob, student: str, budget: Budget) -> Prepared | StudentResult:
+    """Save the manual grades, forget the previous run, stage and screen the submission.
+
+    Runs where the gradebook and ``submitted/`` are (the coordinating process when grading on a
+    cluster). Returns what :func:`run_student` needs, or the student's row when the submission
+    cannot be graded. No student code runs here.
+    """
     if job.release_dir is None:
         raise ValueError("job.release_dir is not set: generate the release first (GradingJob.with_release)")
-    workdir = job.autograded(student)
-    manual = save_manual_grades(job.db_url, job.assignment, student, workdir)
+    manual = save_manual_grades(job.db_url, job.assignment, student, job.autograded(student))
     _forget_previous_run(job, student)
     staged = stage_submission(job.submitted(student), job.staged(student), job.release_dir)
     review = screen_submission(job.staged(student))
     if staged.problem is not None:
         return StudentResult(student, "error", message="; ".join([staged.problem, *staged.notes]), review=review,
                              seconds=budget.spent())
+    return Prepared(staged, review, manual)
+
+
+def run_student(job: GradingJob, student: str, prepared: Prepared, identity: Identity | None,
+                budget: Budget) -> StudentResult:
+    """Autograde the staged submission in the sandbox, verify it with the probes, write the feedback.
+
+    Reads only ``job``'s staged submission, release and source folder, and writes only the
+    student's autograded and feedback folders, logs and gradebook rows: on a cluster worker,
+    ``job`` is the worker's scratch copy of the course (:mod:`dlcourse.grading.cluster`).
+    """
+    staged, review, manual = prepared.staged, prepared.review, prepared.manual
+    workdir = job.autograded(student)
     auto = _autograde(job, student, identity, budget)
     if not auto.ok:
         return StudentResult(student, "error", seconds=budget.spent(), review=review,
@@ -148,11 +180,25 @@ def _cell_incidents(notebooks: list[Path]) -> list[str]:
 
 
 def _make_safe_to_render(notebooks: list[Path]) -> None:
-    """Strip active content from the autograded notebooks: formgrader and feedback render them as HTML."""
+    """Strip active content from the autograded notebooks: formgrader and feedback render them as HTML.
+
+    Cell metadata is reduced to nbgrader's, so no ``dlcourse`` mark the kernel could have forged survives
+    (:mod:`dlcourse.grading.feedback_status`)."""
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
         sanitize_notebook(nb)
+        clear_marks(nb)
+        _write_notebook(path, nb)
+
+
+def _write_notebook(path: Path, nb) -> None:
+    """Rewrite an autograded notebook, which nbgrader leaves read-only, and leave it read-only again."""
+    mode = path.stat().st_mode
+    path.chmod(mode | 0o200)
+    try:
         nbformat.write(nb, path)
+    finally:
+        path.chmod(mode)
 
 
 def _verify_with_probes(job: GradingJob, student: str, notebooks: list[Path], identity: Identity | None,
@@ -170,9 +216,21 @@ def _verify_with_probes(job: GradingJob, student: str, notebooks: list[Path], id
     if verdict.problem:
         notes.append(f"probes could not run: {verdict.problem}")
     if overridden:
+        _mark_withdrawn(notebooks, {cell: [f"{name}: {verdict.failures[name]}" if not verdict.problem
+                                           else f"the re-run could not complete: {verdict.problem}"
+                                           for name in verdict.failed_by_cell.get(cell, [])][:3]
+                                    for cell in overridden})
         first = next(iter(verdict.failures.items()))
         notes.append(f"probes overrode nbgrader on {len(overridden)} cell(s) ({', '.join(overridden[:4])}"
-                     f"{', ...' if len(overridden) > 4 else ''}): probe {first[0]!r}: {first[1][:160]}")
+                     f"{', ...' if len(overridden) > 4 else ''}): probe {first[0]!r}: {first[1]}")
     if to_review:
         notes.append(f"review: nbgrader scored 0 on {', '.join(to_review[:4])} although the probes pass")
     return notes
+
+
+def _mark_withdrawn(notebooks: list[Path], reasons: dict[str, list[str]]) -> None:
+    """Write into the autograded notebooks why the probes withdrew each cell's points (for the feedback)."""
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        if mark_withdrawn(nb, reasons):
+            _write_notebook(path, nb)

@@ -9,9 +9,11 @@ a later cell, raised in an exception message, or as HTML and scripts. So
 ``GetGrades`` (see ``nbgrader_config.py``):
 
 - replaces the hidden region of each test cell by one comment line;
-- replaces all outputs of each test cell by one line it writes itself: ``Tests passed.``
-  or ``Tests failed: <error>: <message>``, where the message is cut short, loses every
-  hidden line it repeats, and is withheld if it still repeats hidden test code;
+- replaces all outputs of each test cell by one line it writes itself: ``Tests passed.``,
+  ``Tests failed: <error>: <message>``, where the message is cut short (after its last
+  whole sentence that fits), loses every hidden line it repeats, and is withheld if it still
+  repeats hidden test code, or, when the out-of-process probes withdrew the points of a test
+  that passed, why (the probes' messages, checked the same way);
 - drops the outputs of every other code cell (the student has them in their notebook),
   keeping only a fixed sentence when the cell stopped or hung the kernel, timed out or
   ran out of memory;
@@ -29,6 +31,7 @@ from nbformat.v4 import new_markdown_cell, new_output
 from traitlets import Bool, Unicode
 
 from dlcourse.grading.execute import KERNEL_DIED, KERNEL_HUNG, OUT_OF_MEMORY
+from dlcourse.grading.feedback_status import withdrawn
 from dlcourse.grading.safe import (
     console_text,
     plain_markdown,
@@ -145,6 +148,11 @@ class _Guard:
             message = WITHHELD
         return f"{ename}: {message}" if message else ename
 
+    def reason(self, text: str) -> str:
+        """A probe's reason for withdrawing points, checked as an error message is (it may quote student output)."""
+        message = console_text(strip_hidden_echo(console_text(text, limit=20_000), self.lines), limit=MESSAGE_LIMIT)
+        return WITHHELD if self._repeats(message) else message
+
 
 def result_line(cell, guard: _Guard) -> tuple[str, bool]:
     """What a test cell's run says, in one line the grader writes, and whether it failed.
@@ -165,9 +173,18 @@ def result_line(cell, guard: _Guard) -> tuple[str, bool]:
     meta = _nbgrader(cell)
     score, points = meta.get("score"), meta.get("points")
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (score, points))
+    reasons = withdrawn(cell)
+    if numbers and score < points and reasons:
+        return (f"The tests passed in your notebook, but {points - score:g} of its {points:g} points were withdrawn: "
+                f"your functions were run again outside the notebook, with new inputs, and did not give the "
+                f"expected results. " + " ".join(_sentence(guard.reason(r)) for r in reasons)), True
     if numbers and score < points:
         return f"The tests ran without an error, but the recorded score is {score:g} of {points:g}.", True
     return PASSED, False
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
 
 
 class HideHiddenTests(Preprocessor):

@@ -1,9 +1,68 @@
-"""The gradebook side of grading: forgetting a previous run of a student, reading scores back."""
+"""The gradebook side of grading: setting it up once at a time, forgetting a previous run of a student,
+reading scores back.
+
+The gradebook is nbgrader's: a sqlite file in the course folder by default, or the database named by
+``CourseDirectory.db_url`` in ``nbgrader_config.py`` (PostgreSQL when several graders share a course).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from dlcourse.course import CourseError
 from dlcourse.grading.job import GradingJob
 from dlcourse.grading.report import StudentResult, fmt_points
+
+#: The PostgreSQL advisory lock that serializes gradebook setup ("dlcourse" in ASCII; scoped to one database).
+SETUP_LOCK_KEY = 0x646C636F75727365
+
+
+@contextmanager
+def gradebook_setup_lock(db_url: str) -> Iterator[None]:
+    """Hold the gradebook's setup lock: one grader at a time records an assignment (``nbgrader generate_assignment``).
+
+    On an empty gradebook nbgrader creates its tables, the course and the assignment with a check
+    followed by an insert, so two graders starting together on a shared PostgreSQL gradebook would
+    both try, and one would fail (a duplicate type, table or assignment). Under this lock (a session-level
+    advisory lock of the database, released when the block ends or the grader dies) the second grader
+    finds everything the first created. Students are graded outside it, in parallel. A sqlite gradebook
+    is local to one course folder and needs no lock.
+
+    Raises:
+        CourseError: the PostgreSQL gradebook cannot be reached, or its driver is not installed.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    try:
+        url = make_url(db_url)
+    except ArgumentError:
+        url = None
+    if url is None or url.get_backend_name() != "postgresql":
+        yield
+        return
+    shown = url.render_as_string(hide_password=True)
+    try:
+        engine = create_engine(url, poolclass=NullPool)
+    except ImportError as exc:
+        raise CourseError(f"the gradebook {shown} needs the PostgreSQL driver ({exc}): "
+                          "pip install the course's dependencies (psycopg)") from exc
+    conn = None
+    try:
+        try:
+            conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SETUP_LOCK_KEY})
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise CourseError(f"cannot reach the gradebook {shown}: {reason}") from exc
+        yield
+    finally:
+        if conn is not None:
+            conn.close()  # ends the session, which releases the lock
+        engine.dispose()
 
 
 def forget_submission(job: GradingJob, student: str) -> None:

@@ -49,16 +49,21 @@ class Limits:
         # CUDA reserves far more address space than any useful RLIMIT_AS at start-up: on a machine
         # with a GPU the address-space limit would make every CUDA test fail, so it is not applied
         # there (bound memory with the container's or cgroup's limit instead; see README).
-        memory = None if gpu_devices() else self.memory_bytes
+        return ProcessLimits(None if gpu_devices() else self.memory_bytes)
 
-        def apply() -> None:
-            import resource
 
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a segfault leaves no core file
-            if memory:
-                resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+@dataclass(frozen=True)
+class ProcessLimits:
+    """The limits a grading process sets on itself as it starts (a picklable ``preexec_fn``)."""
 
-        return apply
+    memory_bytes: int | None
+
+    def __call__(self) -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a segfault leaves no core file
+        if self.memory_bytes:
+            resource.setrlimit(resource.RLIMIT_AS, (self.memory_bytes, self.memory_bytes))
 
 
 @dataclass

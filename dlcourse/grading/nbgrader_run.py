@@ -1,8 +1,13 @@
-"""Running nbgrader: each step as its own ``python -m nbgrader`` process in the course folder.
+"""Running nbgrader: each step as its own process in the course folder, forked ready to run.
 
 A separate process per step reads that folder's ``nbgrader_config.py``, and a student whose
 notebook crashes, hangs or cannot be read never takes another student's grade with it: the
 process runs in its own session and its whole process group is killed at the time limit.
+
+Starting ``python -m nbgrader`` costs about 2.7 s of imports, twice per student (autograde and
+feedback), more than a third of what executing an a1 notebook costs. So the steps are forked from
+a server process that has imported nbgrader once (:mod:`dlcourse.grading.fork_server`): each step
+still gets a fresh process of its own, with its own environment, working folder, limits and log.
 """
 
 from __future__ import annotations
@@ -11,12 +16,16 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from dlcourse.grading import fork_server
 from dlcourse.grading.cases import STUDENT_ENV
+from dlcourse.grading.job import ProcessLimits
+from dlcourse.grading.safe.text import console_text
 
 #: Set for every nbgrader process ``dlcourse grade`` starts; autograde refuses to run without it
 #: (:mod:`dlcourse.grading.guard`).
@@ -68,35 +77,57 @@ def run_nbgrader(
     preexec: Callable[[], None] | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> ProcessResult:
-    """Run ``python -m nbgrader ARGS`` in ``course_dir``; kill its whole process group on timeout."""
+    """Run nbgrader with ``ARGS`` in ``course_dir`` in a process of its own; kill its process group on timeout.
+
+    The process is forked by the fork server (:mod:`dlcourse.grading.fork_server`) when ``preexec``
+    is None or a :class:`~dlcourse.grading.job.ProcessLimits`, else (or when the server is gone)
+    started as ``python -m nbgrader`` with ``preexec``. Its output is logged to ``log_path``.
+    """
     start = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nbgrader", *args],
-        cwd=course_dir,
-        env={**nbgrader_env(student), **(extra_env or {})},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-        preexec_fn=preexec,
-    )
+    env = {**nbgrader_env(student), **(extra_env or {})}
+    server = fork_server.client(nbgrader_env()) if preexec is None or isinstance(preexec, ProcessLimits) else None
+    if server is not None:
+        with tempfile.TemporaryDirectory(prefix="dlcourse-nbgrader-") as scratch:
+            output_path = Path(scratch) / "output.log"
+            ran, returncode = server.run(list(args), str(course_dir), env, str(output_path),
+                                         preexec.memory_bytes if preexec is not None else None, timeout)
+            if ran:
+                output = output_path.read_text(errors="replace") if output_path.exists() else ""
+                return _finish(args, output, returncode, start, log_path)
+    return _run_subprocess(args, course_dir, env, timeout, log_path, preexec, start)
+
+
+def _run_subprocess(args: list[str], course_dir: Path, env: dict[str, str], timeout: float | None,
+                    log_path: Path | None, preexec: Callable[[], None] | None, start: float) -> ProcessResult:
+    """:func:`run_nbgrader` as ``python -m nbgrader``, for processes that may not fork (daemonic ones)."""
+    proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=course_dir, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, errors="replace", start_new_session=True, preexec_fn=preexec)
     try:
         output, _ = proc.communicate(timeout=timeout)
         returncode: int | None = proc.returncode
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill_group(proc.pid)
         output, _ = proc.communicate()
         returncode = None
+    return _finish(args, output, returncode, start, log_path)
+
+
+def _finish(args: list[str], output: str, returncode: int | None, start: float, log_path: Path | None) -> ProcessResult:
     seconds = time.monotonic() - start
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text(f"$ nbgrader {' '.join(args)}\n{output}\n[exit {returncode}, {seconds:.1f} s]\n")
     return ProcessResult(returncode, output, seconds)
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the process group that ``pid`` leads, and ``pid`` itself (in case it had not led one yet)."""
+    for kill, target in ((os.killpg, pid), (os.kill, pid)):
+        try:
+            kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def failure_reason(result: ProcessResult, limit: float) -> str:
@@ -108,7 +139,7 @@ def failure_reason(result: ProcessResult, limit: float) -> str:
         return "the notebook's kernel died before it could be graded"
     for line in reversed(text.strip().splitlines()):
         if "Error" in line or "error" in line:
-            return f"nbgrader failed: {line.strip()[:300]}"
+            return f"nbgrader failed: {console_text(line, limit=600)}"
     return f"nbgrader failed with exit status {result.returncode}"
 
 

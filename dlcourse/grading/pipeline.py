@@ -12,13 +12,16 @@ that :func:`~dlcourse.grading.job.prepare_job` checks once:
 - :mod:`dlcourse.grading.similarity`: copy detection, ``similarity.csv`` and ``similarity.html``.
 
 Students are graded in parallel (``jobs``), each as its own sandbox user, under a
-wall-clock limit. Wording for the command line lives in :mod:`dlcourse.cli`.
+wall-clock limit, or on a dask.distributed cluster (:mod:`dlcourse.grading.cluster`).
+Wording for the command line lives in :mod:`dlcourse.cli`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
+import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +33,7 @@ from dlcourse.grading.gradebook import read_scores
 from dlcourse.grading.job import (
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_STUDENT_TIMEOUT,
+    STAGED_DIR,
     GradingJob,
     Limits,
     SandboxUnavailable,
@@ -65,6 +69,7 @@ def grade(
     students: Iterable[str] | None = None,
     unsafe: bool = False,
     progress: Callable[[StudentResult], None] | None = None,
+    scheduler: str | None = None,
 ) -> GradeReport:
     """Autograde every submission of ``assignment``, write feedback, ``grades.csv`` and the report.
 
@@ -77,6 +82,8 @@ def grade(
     restricts grading to some students (their rows are replaced, the others' kept).
     Student code runs in the bubblewrap sandbox; without it grading refuses to run unless
     ``unsafe`` is set (then kernels and probes run unsandboxed, and the report says so).
+    With ``scheduler``, the students are graded on that dask.distributed cluster
+    (:mod:`dlcourse.grading.cluster`) and the scores are the same.
 
     Raises:
         CourseError: for instructor-side problems only (missing config, unknown assignment,
@@ -85,7 +92,7 @@ def grade(
     """
     limits = Limits(wall_seconds=timeout, cell_seconds=cell_timeout, memory_bytes=memory_limit)
     job = prepare_job(assignment, course_dir, limits=limits, unsafe=unsafe)
-    return grade_job(job, jobs=jobs, students=students, progress=progress)
+    return grade_job(job, jobs=jobs, students=students, progress=progress, scheduler=scheduler)
 
 
 def grade_job(
@@ -95,9 +102,12 @@ def grade_job(
     students: Iterable[str] | None = None,
     progress: Callable[[StudentResult], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    scheduler: str | None = None,
 ) -> GradeReport:
     """Grade the submissions of a prepared ``job`` (see :func:`grade`), ``jobs`` students at a time.
 
+    With ``scheduler`` (a dask.distributed scheduler address, e.g. ``tcp://10.0.0.5:8786``), the students
+    are graded on that cluster's workers instead (:mod:`dlcourse.grading.cluster`; ``jobs`` is then unused).
     ``progress`` is called with each student's result as it comes in; ``on_total`` first, with how many
     results there will be (for a progress bar).
     """
@@ -106,39 +116,55 @@ def grade_job(
     available, refused = select_submissions(job.course_dir, job.assignment, students)
     if on_total is not None:
         on_total(len(available) + len(refused))
-    slots: queue.SimpleQueue[Identity | None] = queue.SimpleQueue()
-    for ident in identities(jobs):  # one sandbox user per concurrent student: the process cap is per user
-        slots.put(ident)
-    with tempfile.TemporaryDirectory(prefix="dlcourse-release-") as scratch:
+
+    def done(res: StudentResult) -> StudentResult:
+        if not job.sandboxed:
+            if res.status == "error":
+                res.message += f"; {UNSAFE_NOTE}"
+            else:
+                res.notes.append(UNSAFE_NOTE)
+        if progress is not None:
+            progress(res)
+        return res
+
+    with contextlib.ExitStack() as stack:
+        cluster = None
+        if scheduler is not None:  # connected first: the workers warm up while the release is generated
+            from dlcourse.grading.cluster import ClusterSession
+
+            cluster = stack.enter_context(ClusterSession(job, scheduler))
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="dlcourse-release-"))
         job = job.with_release(generate_checked_release(job.course_dir, job.assignment, Path(scratch)))
-
-        def one(student: str) -> StudentResult:
-            ident = slots.get()
-            try:
-                res = grade_student(job, student, ident)
-            finally:
-                slots.put(ident)
-            if not job.sandboxed:
-                if res.status == "error":
-                    res.message += f"; {UNSAFE_NOTE}"
-                else:
-                    res.notes.append(UNSAFE_NOTE)
-            if progress is not None:
-                progress(res)
-            return res
-
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(one, available))
+        if cluster is not None:
+            results = cluster.grade(job, available, done)
+        else:
+            results = _grade_here(job, available, jobs, done)
         for name, why in refused.items():
-            res = StudentResult(name, "error", message=f"not graded: the submission folder {name!r} {why}")
-            results.append(res)
-            if progress is not None:
-                progress(res)
+            results.append(done(StudentResult(name, "error", message=f"not graded: the submission folder {name!r} {why}")))
         max_score, manual_max = read_scores(job, results)
         report = GradeReport(job.assignment, job.course_dir, max_score, results, manual_max_score=manual_max)
         screen_similarity(job, report)
     write_grades(report)
     return report
+
+
+def _grade_here(job: GradingJob, students: list[str], jobs: int,
+                done: Callable[[StudentResult], StudentResult]) -> list[StudentResult]:
+    """Grade ``students`` on this machine, ``jobs`` at a time, each as its own sandbox user."""
+    slots: queue.SimpleQueue[Identity | None] = queue.SimpleQueue()
+    for ident in identities(jobs):  # one sandbox user per concurrent student: the process cap is per user
+        slots.put(ident)
+
+    def one(student: str) -> StudentResult:
+        ident = slots.get()
+        try:
+            res = grade_student(job, student, ident)
+        finally:
+            slots.put(ident)
+        return done(res)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(one, students))
 
 
 def screen_similarity(job: GradingJob, report: GradeReport) -> None:
@@ -161,8 +187,8 @@ def screen_similarity(job: GradingJob, report: GradeReport) -> None:
 def rescreen(assignment: str, course_dir: str | os.PathLike = ".") -> "SimilarityReport":
     """Copy detection on the current submissions of ``assignment``, without grading (``dlcourse similarity``).
 
-    Submissions not staged by an earlier grading run are staged first (the same checks as for grading;
-    no student code runs). Writes ``similarity.csv`` and ``similarity.html`` and updates the similarity
+    Every current submission is staged again (the same checks as for grading; no student code runs), so a
+    resubmission is compared as it is now, and a submission that was removed is no longer compared. Writes ``similarity.csv`` and ``similarity.html`` and updates the similarity
     notes in the ``review`` column of ``grading_report.csv`` for the students it has rows for.
     """
     from dlcourse.grading.report import update_reviews
@@ -175,9 +201,11 @@ def rescreen(assignment: str, course_dir: str | os.PathLike = ".") -> "Similarit
     available, _refused = select_submissions(course, assignment, None)
     with tempfile.TemporaryDirectory(prefix="dlcourse-release-") as scratch:
         job = job.with_release(generate_checked_release(course, assignment, Path(scratch)))
-        for student in available:
-            if not any(job.staged(student).glob("*.ipynb")):
-                stage_submission(job.submitted(student), job.staged(student), job.release_dir)
+        for student in available:  # every one again: a resubmission replaces what an earlier run staged
+            stage_submission(job.submitted(student), job.staged(student), job.release_dir)
+        for folder in (course / STAGED_DIR).glob(f"*/{assignment}"):  # submissions that are gone are not compared
+            if folder.parent.name not in available and not folder.is_symlink():
+                shutil.rmtree(folder)
         report = screen_assignment(course, assignment, job.release_dir)
     update_reviews(course, assignment, {student: report.review(student) for student in available})
     return report

@@ -13,7 +13,7 @@ from typing import Any
 
 from dlcourse.grading.checks import assert_close
 
-__all__ = ["TORCH_SETUP", "close_message", "exercise_cells", "first_problem", "run_setup"]
+__all__ = ["TORCH_SETUP", "close_message", "exercise_cells", "first_problem", "hidden_cell", "run_setup"]
 
 #: The start of a torch assignment's probe ``SETUP``: numpy and torch, and ``_t`` (a float64 tensor
 #: copy, :func:`dlcourse.grading.tensors.float64_tensor`) and ``_n`` (a float64 numpy copy,
@@ -28,6 +28,16 @@ from dlcourse.grading.tensors import float64_array as _n, float64_tensor as _t
 def exercise_cells(name: str) -> tuple[str, str]:
     """The grade ids of an exercise's visible and hidden test cells: ``test_<name>``, ``test_<name>_hidden``."""
     return f"test_{name}", f"test_{name}_hidden"
+
+
+def hidden_cell(name: str) -> tuple[str]:
+    """Only the hidden test cell of an exercise, ``(test_<name>_hidden,)``: the ``cells`` of a probe that checks
+    what only the hidden test checks (edge cases), so that failing it takes only the hidden cell's points.
+
+    A probe takes the points of the cells whose behaviour it checks: typical inputs and the properties the
+    visible test asserts take both cells (:func:`exercise_cells`), so tampering with the tests still costs both.
+    """
+    return exercise_cells(name)[1:]
 
 
 def close_message(value: Any, expected: Any, name: str, rtol: float = 1e-9, atol: float = 1e-11) -> str | None:

@@ -75,7 +75,7 @@ def main() -> int:
     try:
         results, problem = supervisor.run()
     except Exception as exc:  # noqa: BLE001 - a fault here must still reach the grader as a result
-        results, problem = {}, f"the probe supervisor failed: {type(exc).__name__}: {str(exc)[:300]}"
+        results, problem = {}, f"the probe supervisor failed: {type(exc).__name__}: {str(exc)[:2000]}"
     finally:
         supervisor.kill()
     wire.write_all(1, wire.pack({"results": results, "problem": problem}))
@@ -333,7 +333,7 @@ def _outcome(run) -> dict:
 
 def _error(exc: BaseException) -> dict:
     try:
-        text = str(exc)[:300]
+        text = str(exc)[:2000]
     except BaseException:  # noqa: BLE001 - a student's exception may fail to print
         text = "(unprintable)"
     return {"ok": False, "error": f"{type(exc).__name__[:100]}: {text}"}

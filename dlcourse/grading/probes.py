@@ -45,6 +45,8 @@ import numpy as np
 from dlcourse.grading.cases import student_rng
 from dlcourse.grading.checks import assert_close
 from dlcourse.grading.execute import KERNEL_DIED, KERNEL_HUNG, OUT_OF_MEMORY
+from dlcourse.grading.safe.text import console_text
+from dlcourse.grading.probe_slice import ProbeCell, loaded_names, needed_code
 from dlcourse.grading.probe_wire import MAX_BYTES, WireError, check_output, decode, encode, unpack
 
 PROBES_FILE = "probes.py"
@@ -147,6 +149,11 @@ def _encode_arg(value):
 
 def student_cells(autograded_notebooks: list[Path]) -> list[str]:
     """The code the probe runner executes: every code cell except tests and cells the kernel lost."""
+    return [cell.source for cell in probe_cells(autograded_notebooks)]
+
+
+def probe_cells(autograded_notebooks: list[Path]) -> list[ProbeCell]:
+    """:func:`student_cells` with each cell's kind (solution cell or not), for :func:`needed_code`."""
     from IPython.core.inputtransformer2 import TransformerManager
 
     transform = TransformerManager().transform_cell
@@ -160,10 +167,43 @@ def student_cells(autograded_notebooks: list[Path]) -> list[str]:
         if any(o.get("output_type") == "error" and o.get("ename") in LOST_CELL_ERRORS for o in cell.get("outputs", [])):
             continue
         try:
-            cells.append(transform(cell.source))
+            source = transform(cell.source)
         except Exception:  # noqa: BLE001 - unparsable input stays as it is and fails in the runner
-            cells.append(cell.source)
+            source = cell.source
+        cells.append(ProbeCell(source, bool(meta.get("solution"))))
     return cells
+
+
+def probe_roots(spec: ProbeSpec, student: str) -> set[str]:
+    """The names the probes use: the functions they call, the names passed as :class:`Name` arguments
+    (drawn as :func:`run_probes` draws them) and every name the setup code reads."""
+    import ast
+
+    roots = {probe.call for probe in spec.probes}
+    for probe in spec.probes:
+        rng = student_rng(f"probe:{probe.name}", student)
+        roots |= _names_in([probe.args(rng), probe.kwargs(rng)])
+    try:
+        tree = ast.parse(spec.setup)
+    except SyntaxError:
+        return roots
+    roots |= loaded_names(tree)
+    # setup code may look the student's functions up by name (globals()[name]): every identifier-like string
+    roots |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+              and n.value.isidentifier()}
+    return roots
+
+
+def _names_in(value) -> set[str]:
+    if isinstance(value, Name):
+        return {value.name}
+    if isinstance(value, str) and value.isidentifier():  # a name the setup code may look up
+        return {value}
+    if isinstance(value, dict):
+        return {n for v in value.values() for n in _names_in(v)}
+    if isinstance(value, (tuple, list)):
+        return {n for v in value for n in _names_in(v)}
+    return set()
 
 
 def forbidden_dirs(modules: tuple[str, ...]) -> list[Path]:
@@ -212,7 +252,7 @@ def run_probes(
                "budget": timeout, "max_bytes": MAX_BYTES, "private_pid_namespace": sandbox is not None}
     command = [sys.executable, "-I", str(RUNNER)]
     if sandbox is not None:
-        sandbox.hidden = [*sandbox.hidden, *[d for d in hidden if d.is_dir()]]
+        sandbox.hidden = [*sandbox.hidden, *[d for d in hidden if d.is_dir() and d not in sandbox.hidden]]
         command = sandbox.argv(command)
     # the values are within MAX_BYTES; each call's error and the problem add at most ~64 KiB of JSON
     cap = MAX_BYTES + 2**16 * (len(calls) + 1)
@@ -278,7 +318,7 @@ def _collect(command: list[str], data: bytes, seconds: float, cap: int, *,
             pipe.close()
     if problem is None and not out:
         tail = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-        problem = f"the probe run ended without a result ({tail[0][:200]})"
+        problem = f"the probe run ended without a result ({console_text(tail[0], limit=400)})"
     return (b"", problem) if problem is not None else (bytes(out), None)
 
 
@@ -350,12 +390,25 @@ def _kind(value) -> str:
 
 def verify(source_dir: Path, autograded_notebooks: list[Path], student: str, *, sandbox=None,
            timeout: float = 900, preexec: Callable[[], None] | None = None) -> Verdict | None:
-    """Run the assignment's probes for one student; None when the assignment declares none."""
+    """Run the assignment's probes for one student; None when the assignment declares none.
+
+    The first run executes only the code the probes can need (:mod:`dlcourse.grading.probe_slice`).
+    When it passes every probe, that is the verdict; when anything fails, the whole notebook runs
+    again and that run's verdict stands, so leaving the demonstrations out never costs points.
+    """
     spec = load_probes(source_dir)
     if spec is None:
         return None
-    results, inputs, problem = run_probes(spec, student_cells(autograded_notebooks), student,
-                                          sandbox=sandbox, timeout=timeout, preexec=preexec)
+    deadline = time.monotonic() + timeout
+    cells = probe_cells(autograded_notebooks)
+    whole = [cell.source for cell in cells]
+    sliced = needed_code(cells, probe_roots(spec, student))
+    if sliced is not None and sliced != whole:
+        verdict = judge(spec, *run_probes(spec, sliced, student, sandbox=sandbox, timeout=timeout, preexec=preexec))
+        if not verdict.failures and verdict.problem is None:
+            return verdict
+    results, inputs, problem = run_probes(spec, whole, student, sandbox=sandbox,
+                                          timeout=max(1.0, deadline - time.monotonic()), preexec=preexec)
     return judge(spec, results, inputs, problem)
 
 
@@ -387,6 +440,6 @@ def _comment(gb, cell: str, notebook: str, assignment: str, student: str, verdic
     except MissingEntry:
         return
     names = verdict.failed_by_cell.get(cell, [])[:2]
-    reasons = "; ".join(f"{name}: {verdict.failures[name][:200]}" for name in names)
+    reasons = " ".join(console_text(f"{name}: {verdict.failures[name]}", limit=400) for name in names)
     comment.manual_comment = ("These points were withdrawn: when your functions were run again outside the "
-                              f"notebook, with new inputs, they did not give the expected results ({reasons}).")
+                              f"notebook, with new inputs, they did not give the expected results. {reasons}")

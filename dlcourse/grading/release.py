@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Iterable
 
 from dlcourse.course import RELEASE_DIR, CourseError, check_assignment, check_course_dir, list_assignments
+from dlcourse.grading.gradebook import gradebook_setup_lock
+from dlcourse.grading.job import course_db_url
 from dlcourse.grading.nbgrader_run import output_tail, run_nbgrader
 
 
@@ -27,12 +29,17 @@ def generate_release(course_dir: str | os.PathLike, assignment: str, release_roo
 
 
 def generate_checked_release(course: Path, assignment: str, release_root: Path) -> Path:
-    """:func:`generate_release` for a course folder and assignment already checked by the caller."""
+    """:func:`generate_release` for a course folder and assignment already checked by the caller.
+
+    Graders sharing a PostgreSQL gradebook take turns here (:func:`gradebook_setup_lock`): this step
+    creates the gradebook's tables and records the assignment.
+    """
     release_root = release_root.resolve()
-    result = run_nbgrader(
-        ["generate_assignment", assignment, "--force", f"--CourseDirectory.release_directory={release_root}"],
-        course,
-    )
+    with gradebook_setup_lock(course_db_url(course)):
+        result = run_nbgrader(
+            ["generate_assignment", assignment, "--force", f"--CourseDirectory.release_directory={release_root}"],
+            course,
+        )
     target = release_root / assignment
     if not result.ok or not target.is_dir():
         raise CourseError(f"nbgrader could not generate the release of {assignment}:\n{output_tail(result.output)}")

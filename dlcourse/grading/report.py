@@ -8,6 +8,10 @@ terminal only through :func:`dlcourse.grading.safe.csv_cell` and
 from __future__ import annotations
 
 import csv
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,8 @@ GRADES_COLUMNS = [
 REPORT_COLUMNS = ["assignment", "student_id", "status", "score", "max_score", "seconds", "message", "review"]
 GRADES_FILE = "grades.csv"
 REPORT_FILE = "grading_report.csv"
-REPORT_MESSAGE_LIMIT = 1000  # characters of a report line's message (cut at a word, never mid-word)
+REPORT_MESSAGE_LIMIT = 1000  # characters of a report line's message (cut after a whole sentence)
+LOCK_DIR = ".dlcourse"  # the report files' locks, next to the reports
 
 
 @dataclass
@@ -92,18 +97,41 @@ def write_grades(report: GradeReport) -> None:
     _update_csv(report.report_csv, REPORT_COLUMNS, report.assignment, graded, lines)
 
 
-def _update_csv(path: Path, columns: list[str], assignment: str, students: set[str], rows: list[dict]) -> None:
-    """Replace the rows of ``students`` for ``assignment`` in the CSV file; keep every other row."""
-    kept: list[dict] = []
-    if path.is_file():
-        with open(path, newline="") as fh:
-            reader = csv.DictReader(fh)
-            if reader.fieldnames == columns:
-                kept = [row for row in reader if row["assignment"] != assignment or row["student_id"] not in students]
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock for rewriting ``path``: graders sharing a course folder take turns here."""
+    lock = path.parent / LOCK_DIR / f"{path.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _write_rows(path: Path, columns: list[str], rows: list[dict]) -> None:
+    """Write the CSV file whole, then put it in place: a reader never sees half a file."""
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(scratch, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(sorted(kept + rows, key=lambda r: (r["assignment"], r["student_id"])))
+        writer.writerows(rows)
+    os.replace(scratch, path)
+
+
+def _update_csv(path: Path, columns: list[str], assignment: str, students: set[str], rows: list[dict]) -> None:
+    """Replace the rows of ``students`` for ``assignment`` in the CSV file; keep every other row (under a lock,
+    so that graders sharing the course folder and finishing at once keep each other's rows)."""
+    with _locked(path):
+        kept: list[dict] = []
+        if path.is_file():
+            with open(path, newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh)
+                if reader.fieldnames == columns:
+                    kept = [row for row in reader
+                            if row["assignment"] != assignment or row["student_id"] not in students]
+        _write_rows(path, columns, sorted(kept + rows, key=lambda r: (r["assignment"], r["student_id"])))
 
 
 def format_table(report: GradeReport) -> str:
@@ -134,17 +162,15 @@ def update_reviews(course_dir: Path, assignment: str, notes: dict[str, str]) -> 
     from dlcourse.grading.similarity import REVIEW_PREFIX
 
     path = course_dir / REPORT_FILE
-    if not path.is_file():
-        return
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        if row.get("assignment") != assignment or row.get("student_id") not in notes:
-            continue
-        parts = [p for p in (row.get("review") or "").split("; ") if p and not p.startswith(REVIEW_PREFIX)]
-        note = notes[row["student_id"]]
-        row["review"] = csv_cell("; ".join([*parts, note] if note else parts))
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=REPORT_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    with _locked(path):
+        if not path.is_file():
+            return
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        for row in rows:
+            if row.get("assignment") != assignment or row.get("student_id") not in notes:
+                continue
+            parts = [p for p in (row.get("review") or "").split("; ") if p and not p.startswith(REVIEW_PREFIX)]
+            note = notes[row["student_id"]]
+            row["review"] = csv_cell("; ".join([*parts, note] if note else parts))
+        _write_rows(path, REPORT_COLUMNS, rows)

@@ -9,9 +9,10 @@ is deterministic, and with exact structural checks plus statistical bounds where
 import numpy as np
 
 from dlcourse.grading.forbidden import SKLEARN_SCALERS, TORCH_AUTOGRAD, TORCH_BATCHNORM, TORCH_DROPOUT, TORCH_INIT
-from dlcourse.grading.probe_helpers import exercise_cells
+from dlcourse.grading.probe_helpers import exercise_cells, hidden_cell
 from dlcourse.grading.probes import Probe
 from dlcourse.numpy_ref import layers
+
 
 INIT = exercise_cells("init")
 DEEP = exercise_cells("deep")
@@ -36,8 +37,9 @@ LIBRARY = {
 
 
 def _probe(name, cells, call, **kwargs):
-    """A Probe that also forbids the library implementations of its exercise."""
-    return Probe(name, cells, call, forbid=LIBRARY[cells], **kwargs)
+    """A Probe that also forbids the library implementations of its exercise (``cells``: both or the hidden one)."""
+    exercise = next(both for both in LIBRARY if cells[0] in both)
+    return Probe(name, cells, call, forbid=LIBRARY[exercise], **kwargs)
 
 # Helpers defined in the probe runner after the student's cells: they build the generators the
 # student's functions need (a Generator cannot travel as plain data) and call forward and backward
@@ -58,6 +60,26 @@ def _probe_bn_forward(x, gamma, beta, running_mean, running_var, training, momen
 def _probe_bn_backward(x, gamma, beta, running_mean, running_var, dout, training):
     _, cache = batchnorm_forward(x, gamma, beta, running_mean, running_var, training=training)
     return batchnorm_backward(dout, cache)
+
+def _probe_bn_backward_old_cache(x, x2, gamma, beta, dout):
+    _, cache = batchnorm_forward(x, gamma, beta, _np.zeros(x.shape[1]), _np.ones(x.shape[1]), training=True)
+    batchnorm_forward(x2, 2 * gamma, beta, _np.zeros(x.shape[1]), _np.ones(x.shape[1]), training=False)
+    return batchnorm_backward(dout, cache)
+
+def _probe_value_errors(name, calls):
+    """For each (args, kwargs) in calls: 1.0 if the function raises ValueError, else 0.0."""
+    fn = globals()[name]
+    raised = []
+    for args, kwargs in calls:
+        try:
+            fn(*args, **kwargs)
+        except ValueError:
+            raised.append(1.0)
+        except Exception:
+            raised.append(0.0)
+        else:
+            raised.append(0.0)
+    return _np.array(raised)
 
 def _probe_dropout(x, keep_prob, seed, dout):
     out, cache = dropout_forward(x, keep_prob, training=True, rng=_np.random.default_rng(seed))
@@ -147,6 +169,7 @@ def _deep_reference(X, weights, activation, dout):
 
 
 def _deep_args(activation, scale):
+    """A stack of 3 to 6 layers; with scale 200 the pre-activations reach the hundreds (saturation)."""
     def args(rng):
         depth = int(rng.integers(3, 7))
         dims = [int(d) for d in rng.integers(2, 9, size=depth + 1)]
@@ -154,6 +177,26 @@ def _deep_args(activation, scale):
         weights = [rng.normal(scale=scale / np.sqrt(dims[l]), size=(dims[l], dims[l + 1])) for l in range(depth)]
         return rng.normal(size=(n, dims[0])), weights, activation, rng.normal(size=(n, dims[-1]))
     return args
+
+
+_BAD_ACTIVATIONS = ("ReLU", "linear", "")
+_BAD_METHODS = ("Standardize", "zscore", None)
+
+
+def _check_value_errors(what, argument, bad_values):
+    """The check of a ``_probe_value_errors`` probe: every bad value of ``argument`` must raise ValueError."""
+    def check(result, args, kwargs):
+        raised = np.asarray(result, dtype=np.float64)
+        if raised.shape != (len(bad_values),):
+            return f"{what}: unexpected result {result!r}"
+        missing = [bad for bad, r in zip(bad_values, raised) if r != 1.0]
+        return f"{what} should raise ValueError for {argument}={missing[0]!r}" if missing else None
+    return check
+
+
+def _bad_activation_args(rng):
+    X, weights, _, dout = _deep_args("relu", 1.0)(rng)
+    return "deep_forward_backward", [[[X, weights, bad, dout], {}] for bad in _BAD_ACTIVATIONS]
 
 
 # ---- normalization --------------------------------------------------------------------------
@@ -179,6 +222,11 @@ def _fit_expect(kind):
 def _splits_args(rng):
     X = _norm_data(rng, int(rng.integers(20, 50)))
     return X, rng.normal(size=(int(rng.integers(1, 9)), X.shape[1])) * 3.0, rng.normal(size=(int(rng.integers(1, 9)), X.shape[1]))
+
+
+def _bad_method_args(rng):
+    X = _norm_data(rng)
+    return "normalize_splits", [[[X, X[:2], X[2:4]], {"method": bad}] for bad in _BAD_METHODS]
 
 
 def _splits_expect(X_train, X_val, X_test, method="standardize"):
@@ -214,6 +262,24 @@ def _bn_backward_args(training):
 
 def _bn_backward_expect(x, gamma, beta, running_mean, running_var, dout, training):
     _, cache = layers.batchnorm_forward(x, gamma, beta, running_mean.copy(), running_var.copy(), training=training)
+    return layers.batchnorm_backward(dout, cache)
+
+
+def _bn_constant_feature_args(rng):
+    """Training mode with a feature that is constant over the batch (variance 0), as the hidden test."""
+    x, gamma, beta, rm, rv, dout, training = _bn_backward_args(True)(rng)
+    x[:, int(rng.integers(0, x.shape[1]))] = float(rng.integers(-6, 7)) / 4.0  # exactly representable
+    return x, gamma, beta, rm, rv, dout, training
+
+
+def _bn_old_cache_args(rng):
+    n, d = int(rng.integers(3, 7)), int(rng.integers(2, 6))
+    return (rng.normal(size=(n, d)), 3.0 * rng.normal(size=(n, d)), rng.normal(size=d), rng.normal(size=d),
+            rng.normal(size=(n, d)))
+
+
+def _bn_old_cache_expect(x, x2, gamma, beta, dout):
+    _, cache = layers.batchnorm_forward(x, gamma, beta, np.zeros(x.shape[1]), np.ones(x.shape[1]), training=True)
     return layers.batchnorm_backward(dout, cache)
 
 
@@ -257,12 +323,31 @@ def _l2_expect(weights, weight_decay):
     return 0.5 * weight_decay * sum(float(np.sum(W ** 2)) for W in weights), [weight_decay * W for W in weights]
 
 
+def _check_l2_empty(result, args, kwargs):
+    try:
+        penalty, grads = result
+        if np.ndim(penalty) != 0 or abs(float(penalty)) > 1e-10:
+            return f"l2_penalty([]) should give the penalty 0.0, got {penalty!r}"
+        if len(grads) != 0:
+            return f"l2_penalty([]) should give no gradients, got {len(grads)}"
+    except Exception as exc:  # noqa: BLE001 - a malformed result is a wrong result
+        return f"l2_penalty([]) returned something unexpected ({type(exc).__name__}: {exc})"
+    return None
+
+
 PROBES = [
     *(_init_probe(name) for name in _INIT_FORMULAS),
     _probe("deep_tanh", DEEP, "deep_forward_backward", args=_deep_args("tanh", 1.5), expect=_deep_reference),
     _probe("deep_relu", DEEP, "deep_forward_backward", args=_deep_args("relu", 1.5), expect=_deep_reference),
-    _probe("deep_sigmoid", DEEP, "deep_forward_backward", args=_deep_args("sigmoid", 200.0), expect=_deep_reference,
-           rtol=1e-6),
+    _probe("deep_sigmoid", DEEP, "deep_forward_backward", args=_deep_args("sigmoid", 1.5), expect=_deep_reference),
+    # saturated sigmoids: the visible test checks the forward pass at +-1000 (value, no warning), the
+    # hidden test the gradients too
+    _probe("deep_sigmoid_saturated", DEEP, "deep_forward_backward", args=_deep_args("sigmoid", 200.0),
+           expect=lambda *a: _deep_reference(*a)[0], select=lambda result: result[0]),
+    _probe("deep_sigmoid_saturated_grads", hidden_cell("deep"), "deep_forward_backward", args=_deep_args("sigmoid", 200.0),
+           expect=_deep_reference, rtol=1e-6),
+    _probe("deep_bad_activation", hidden_cell("deep"), "_probe_value_errors", args=_bad_activation_args,
+           check=_check_value_errors("deep_forward_backward", "activation", _BAD_ACTIVATIONS)),
     _probe("minmax_fit", NORM, "minmax_fit", args=lambda rng: (_norm_data(rng),), expect=_fit_expect("minmax")),
     _probe("standardize_fit", NORM, "standardize_fit", args=lambda rng: (_norm_data(rng),), expect=_fit_expect("standardize")),
     _probe("normalize", NORM, "normalize",
@@ -272,15 +357,26 @@ PROBES = [
            kwargs=lambda rng: {"method": "standardize"}, expect=_splits_expect, atol=1e-9),
     _probe("normalize_splits_minmax", NORM, "normalize_splits", args=_splits_args,
            kwargs=lambda rng: {"method": "minmax"}, expect=_splits_expect, atol=1e-9),
+    _probe("normalize_splits_bad_method", hidden_cell("norm"), "_probe_value_errors", args=_bad_method_args,
+           check=_check_value_errors("normalize_splits", "method", _BAD_METHODS)),
     _probe("batchnorm_forward_train", BN_FORWARD, "_probe_bn_forward", args=_bn_forward_args(True), expect=_bn_forward_expect),
     _probe("batchnorm_forward_eval", BN_FORWARD, "_probe_bn_forward", args=_bn_forward_args(False), expect=_bn_forward_expect),
     _probe("batchnorm_backward_train", BN_BACKWARD, "_probe_bn_backward", args=_bn_backward_args(True),
            expect=_bn_backward_expect),
     _probe("batchnorm_backward_eval", BN_BACKWARD, "_probe_bn_backward", args=_bn_backward_args(False),
            expect=_bn_backward_expect),
+    _probe("batchnorm_backward_constant_feature", hidden_cell("bn_backward"), "_probe_bn_backward",
+           args=_bn_constant_feature_args, expect=_bn_backward_expect, rtol=1e-6, atol=1e-8),
+    _probe("batchnorm_backward_old_cache", hidden_cell("bn_backward"), "_probe_bn_backward_old_cache",
+           args=_bn_old_cache_args, expect=_bn_old_cache_expect),
     _probe("dropout", DROPOUT, "_probe_dropout", args=_dropout_args, check=_check_dropout),
     _probe("l2_penalty", L2, "l2_penalty",
            args=lambda rng: ([rng.normal(size=tuple(int(s) for s in rng.integers(1, 7, size=2)))
                               for _ in range(int(rng.integers(1, 4)))], float(10.0 ** rng.uniform(-3, 0))),
+           expect=_l2_expect),
+    _probe("l2_penalty_empty", hidden_cell("l2"), "l2_penalty", args=lambda rng: ([], float(10.0 ** rng.uniform(-3, 0))),
+           check=_check_l2_empty),
+    _probe("l2_penalty_vector", hidden_cell("l2"), "l2_penalty",
+           args=lambda rng: ([rng.normal(size=int(rng.integers(2, 8)))], float(10.0 ** rng.uniform(-3, 0))),
            expect=_l2_expect),
 ]

@@ -2,8 +2,14 @@
 
 Each probe runs one of the student's functions or optimizer classes on inputs drawn for that
 student, in a fresh interpreter where the reference packages cannot be imported, and the
-result is compared here with the reference. A failing probe takes the points of the
-exercise's test cells.
+result is compared here with the reference. A failing probe takes the points of the cells
+whose behaviour it checks: a probe on what the visible test checks (an optimizer stepped at a
+constant learning rate on vectors and matrices, a schedule within its first period) takes the
+exercise's visible and hidden cells; a probe on what only the hidden test checks (parameter
+groups, a learning rate a scheduler changes, skipped gradients, 0-d parameters, a 0-d start,
+cosine annealing past T_max, warm restarts with T_mult = 1, a decreasing linear schedule, a
+batch that is not a whole multiple of the base batch, Adam's exact losses on the digits) takes
+the hidden cell only.
 
 The helpers in SETUP run after the student's cells, in the student's namespace: there
 ``Parameter``, ``SGD``, ``Adam``, ``gradient_descent``, ... are the student's (and the
@@ -14,9 +20,10 @@ classes in their place to compute the expected values of the optimizer and train
 import numpy as np
 
 from dlcourse.grading.forbidden import TORCH_OPTIMIZER_INTERNALS as TORCH_OPTIM
-from dlcourse.grading.probe_helpers import exercise_cells, run_setup
+from dlcourse.grading.probe_helpers import close_message, exercise_cells, first_problem, hidden_cell, run_setup
 from dlcourse.grading.probes import Probe
 from dlcourse.numpy_ref import lr_scheduler, optim
+
 
 # Delegating to the course's reference implementations scores zero: they cannot be imported in the probe
 # run (the default FORBIDDEN). Nor may the student's code run torch.optim's own optimizers or schedulers
@@ -38,6 +45,12 @@ _REGIMES = ["monotone", "oscillating", "divergent"]
 
 def _probe_gd(A, c, w0, lr, steps):
     return gradient_descent(lambda w: A @ (w - c), w0, lr, steps)
+
+
+def _probe_gd_scalar(a, w0, lr, steps):
+    """A numpy scalar start with 0 steps, and a 0-d array start."""
+    return [gradient_descent(lambda w: a * w, _np.float64(w0), lr, 0),
+            gradient_descent(lambda w: a * w, _np.array(w0), lr, steps)]
 
 
 def _probe_regimes(pairs):
@@ -171,6 +184,14 @@ def _gd_expected(A, c, w0, lr, steps):
     return np.stack(path)
 
 
+def _gd_scalar_args(rng):
+    return float(rng.uniform(0.5, 4.0)), float(rng.normal(scale=2.0)), float(rng.uniform(0.05, 0.2)), int(rng.integers(2, 6))
+
+
+def _gd_scalar_expected(a, w0, lr, steps):
+    return [np.array([w0]), w0 * (1.0 - lr * a) ** np.arange(steps + 1)]
+
+
 def _regime_args(rng):
     pairs = []
     for k in range(9):
@@ -192,10 +213,20 @@ def _regime_expected(pairs):
 
 # ---- Parts 2-4: optimizers ------------------------------------------------------------------------
 
-def _problem(rng, n_params, steps):
-    shapes = [(), (int(rng.integers(2, 6)),), (int(rng.integers(2, 4)), int(rng.integers(2, 4))),
-              (int(rng.integers(1, 3)), 1, int(rng.integers(2, 4)))]
-    shapes = [shapes[i] for i in rng.permutation(len(shapes))[:n_params]]
+def _problem(rng, n_params, steps, *, scheduled=True):
+    """Per-parameter quadratics with noisy gradients, as the hidden tests draw them.
+
+    ``scheduled``: 3 parameters among shapes (), (n,), (a, b) and (a, 1, b), a learning rate that
+    changes between steps (what a scheduler does) and gradients that are sometimes None. Otherwise the
+    visible test's setting (compare_with_torch): a vector and a matrix, a constant learning rate and a
+    gradient for every parameter at every step.
+    """
+    if scheduled:
+        shapes = [(), (int(rng.integers(2, 6)),), (int(rng.integers(2, 4)), int(rng.integers(2, 4))),
+                  (int(rng.integers(1, 3)), 1, int(rng.integers(2, 4)))]
+        shapes = [shapes[i] for i in rng.permutation(len(shapes))[:n_params]]
+    else:
+        shapes = [(int(rng.integers(2, 6)),), (int(rng.integers(2, 4)), int(rng.integers(2, 4)))]
     inits, mats, centers = [], [], []
     for s in shapes:
         n = int(np.prod(s, dtype=int))
@@ -204,90 +235,158 @@ def _problem(rng, n_params, steps):
         centers.append(rng.normal(size=n))
         inits.append(rng.normal(scale=2.0, size=s))
     noise = [[rng.normal(scale=0.5, size=s) for s in shapes] for _ in range(steps)]
+    if not scheduled:
+        return inits, mats, centers, noise, np.ones(steps), np.zeros((steps, len(shapes)), dtype=bool)
     factors = np.concatenate([[1.0], rng.uniform(0.3, 1.5, size=steps - 1)])
     skip = rng.random((steps, n_params)) < 0.15
     skip[0, 0] = False
     return inits, mats, centers, noise, factors, skip
 
 
-def _optimizer_probe(name, cells, cls_name, hyper):
-    """hyper(rng) -> (groups or None, ctor kwargs); 3 parameters, 10 to 16 steps."""
+def _check_constant_lr(result, args, kwargs):
+    """The visible test's view of an optimizer: every parameter after every step, and the state's keys."""
+    expected = _REF["_probe_optimizer"](*args, **kwargs)
+    cls_name = args[0]
+    try:
+        if len(result["path"]) != len(expected["path"]):
+            return f"{cls_name}: {len(result['path'])} steps recorded, expected {len(expected['path'])}"
+        problems = [close_message(result["path"][t][i], want, f"{cls_name}: parameter {i} after step {t + 1}", 1e-8, 1e-11)
+                    for t, row in enumerate(expected["path"]) for i, want in enumerate(row)]
+        for i, (mine, theirs) in enumerate(zip(result["state"], expected["state"])):
+            if theirs and set(mine) != set(theirs):  # SGD without momentum keeps no state: the visible test never looks
+                problems.append(f"{cls_name}: state keys of parameter {i} are {sorted(mine)}, expected {sorted(theirs)}")
+    except Exception as exc:  # noqa: BLE001 - a malformed result is a wrong result
+        return f"{cls_name}: unexpected result ({type(exc).__name__}: {exc})"
+    return first_problem(*problems)
+
+
+def _optimizer_probe(name, cells, cls_name, hyper, *, scheduled):
+    """hyper(rng) -> (groups or None, ctor kwargs); 10 to 16 steps.
+
+    ``scheduled`` (the hidden tests' setting, see :func:`_problem`): the parameters and the state are compared
+    with the reference. Otherwise (the visible test's): every parameter after every step, and the state's keys.
+    """
     def args(rng):
         groups, ctor = hyper(rng)
-        return (cls_name, groups, ctor, *_problem(rng, 3, int(rng.integers(10, 17))))
-    return Probe(name, cells, "_probe_optimizer", args=args, expect=_REF["_probe_optimizer"], rtol=1e-8, atol=1e-11,
-                 forbid=TORCH_OPTIM)
+        steps = int(rng.integers(10, 17))
+        return (cls_name, groups, ctor, *_problem(rng, 3, steps, scheduled=scheduled))
+    if scheduled:
+        return Probe(name, cells, "_probe_optimizer", args=args, expect=_REF["_probe_optimizer"], rtol=1e-8,
+                     atol=1e-11, forbid=TORCH_OPTIM)
+    return Probe(name, cells, "_probe_optimizer", args=args, check=_check_constant_lr, forbid=TORCH_OPTIM)
 
 
 def _u(rng, low, high):
     return float(rng.uniform(low, high))
 
 
+def _constant(name, cells, cls_name, hyper):
+    return _optimizer_probe(name, cells, cls_name, lambda rng: (None, hyper(rng)), scheduled=False)
+
+
+def _scheduled(name, exercise, cls_name, hyper):
+    return _optimizer_probe(name, hidden_cell(exercise), cls_name, hyper, scheduled=True)
+
+
 OPTIMIZER_PROBES = [
-    _optimizer_probe("sgd_weight_decay", SGD_CELLS, "SGD",
-                     lambda rng: (None, dict(lr=_u(rng, 0.02, 0.15), weight_decay=_u(rng, 0.01, 0.3)))),
-    _optimizer_probe("sgd_momentum_groups", SGD_CELLS, "SGD", lambda rng: (
+    # The visible tests' settings (compare_with_torch and the defaults), with this student's values.
+    _constant("sgd", SGD_CELLS, "SGD", lambda rng: dict(lr=_u(rng, 0.02, 0.15), weight_decay=_u(rng, 0.01, 0.3))),
+    _constant("sgd_momentum", SGD_CELLS, "SGD", lambda rng: dict(
+        lr=_u(rng, 0.02, 0.15), momentum=_u(rng, 0.5, 0.9), dampening=_u(rng, 0.1, 0.9), weight_decay=_u(rng, 0.0, 0.1))),
+    _constant("sgd_nesterov", SGD_CELLS, "SGD", lambda rng: dict(
+        lr=_u(rng, 0.02, 0.15), momentum=_u(rng, 0.5, 0.95), nesterov=True, weight_decay=_u(rng, 0.0, 0.1))),
+    _constant("sgd_defaults", SGD_CELLS, "SGD", lambda rng: {}),
+    _constant("adagrad", ADAPTIVE, "Adagrad", lambda rng: dict(
+        lr=_u(rng, 0.05, 0.5), lr_decay=_u(rng, 0.05, 0.5), weight_decay=_u(rng, 0.01, 0.3),
+        initial_accumulator_value=_u(rng, 0.1, 2.0), eps=_u(rng, 0.01, 0.5))),
+    _constant("adagrad_defaults", ADAPTIVE, "Adagrad", lambda rng: {}),
+    _constant("rmsprop", ADAPTIVE, "RMSprop", lambda rng: dict(
+        lr=_u(rng, 0.002, 0.03), alpha=_u(rng, 0.8, 0.99), eps=_u(rng, 0.05, 0.5), weight_decay=_u(rng, 0.01, 0.2))),
+    _constant("rmsprop_momentum", ADAPTIVE, "RMSprop", lambda rng: dict(lr=_u(rng, 0.002, 0.02), momentum=_u(rng, 0.5, 0.9))),
+    _constant("rmsprop_centered", ADAPTIVE, "RMSprop", lambda rng: dict(lr=_u(rng, 0.002, 0.02), centered=True,
+                                                                       alpha=_u(rng, 0.85, 0.99))),
+    _constant("rmsprop_defaults", ADAPTIVE, "RMSprop", lambda rng: {}),
+    _constant("adam", ADAM, "Adam", lambda rng: dict(
+        lr=_u(rng, 0.01, 0.1), betas=(_u(rng, 0.5, 0.95), _u(rng, 0.8, 0.999)), eps=_u(rng, 0.05, 0.5),
+        weight_decay=_u(rng, 0.01, 0.3))),
+    _constant("adam_amsgrad", ADAM, "Adam", lambda rng: dict(lr=_u(rng, 0.01, 0.1), amsgrad=True)),
+    _constant("adam_defaults", ADAM, "Adam", lambda rng: {}),
+    # The hidden tests' settings: parameter groups, a changing lr, skipped gradients, 0-d parameters, the state.
+    _scheduled("sgd_weight_decay_scheduled", "sgd", "SGD",
+               lambda rng: (None, dict(lr=_u(rng, 0.02, 0.15), weight_decay=_u(rng, 0.01, 0.3)))),
+    _scheduled("sgd_momentum_groups", "sgd", "SGD", lambda rng: (
         [([0, 2], dict(momentum=_u(rng, 0.3, 0.9), dampening=_u(rng, 0.1, 0.9))),
          ([1], dict(lr=_u(rng, 0.01, 0.1), weight_decay=_u(rng, 0.01, 0.2)))],
         dict(lr=_u(rng, 0.02, 0.15), momentum=_u(rng, 0.5, 0.9)))),
-    _optimizer_probe("sgd_nesterov", SGD_CELLS, "SGD", lambda rng: (
+    _scheduled("sgd_nesterov_scheduled", "sgd", "SGD", lambda rng: (
         None, dict(lr=_u(rng, 0.02, 0.15), momentum=_u(rng, 0.5, 0.95), nesterov=True, weight_decay=_u(rng, 0.0, 0.1)))),
-    _optimizer_probe("sgd_defaults", SGD_CELLS, "SGD", lambda rng: (None, {})),
-    _optimizer_probe("adagrad", ADAPTIVE, "Adagrad", lambda rng: (
+    _scheduled("adagrad_groups", "adaptive", "Adagrad", lambda rng: (
         [([0], dict(lr_decay=_u(rng, 0.05, 0.5), eps=_u(rng, 0.01, 0.5))), ([1, 2], dict(weight_decay=_u(rng, 0.01, 0.3)))],
         dict(lr=_u(rng, 0.05, 0.5), initial_accumulator_value=_u(rng, 0.1, 2.0)))),
-    _optimizer_probe("adagrad_defaults", ADAPTIVE, "Adagrad", lambda rng: (None, {})),
-    _optimizer_probe("rmsprop", ADAPTIVE, "RMSprop", lambda rng: (
+    _scheduled("rmsprop_scheduled", "adaptive", "RMSprop", lambda rng: (
         None, dict(lr=_u(rng, 0.002, 0.03), alpha=_u(rng, 0.8, 0.99), eps=_u(rng, 0.05, 0.5), weight_decay=_u(rng, 0.01, 0.2)))),
-    _optimizer_probe("rmsprop_groups", ADAPTIVE, "RMSprop", lambda rng: (
+    _scheduled("rmsprop_groups", "adaptive", "RMSprop", lambda rng: (
         [([0, 1], dict(momentum=_u(rng, 0.5, 0.9))), ([2], dict(centered=True, alpha=_u(rng, 0.85, 0.99)))],
         dict(lr=_u(rng, 0.002, 0.02)))),
-    _optimizer_probe("rmsprop_defaults", ADAPTIVE, "RMSprop", lambda rng: (None, {})),
-    _optimizer_probe("adam", ADAM, "Adam", lambda rng: (
+    _scheduled("adam_scheduled", "adam", "Adam", lambda rng: (
         None, dict(lr=_u(rng, 0.01, 0.1), betas=(_u(rng, 0.5, 0.95), _u(rng, 0.8, 0.999)), eps=_u(rng, 0.05, 0.5),
                    weight_decay=_u(rng, 0.01, 0.3)))),
-    _optimizer_probe("adam_amsgrad_groups", ADAM, "Adam", lambda rng: (
+    _scheduled("adam_amsgrad_groups", "adam", "Adam", lambda rng: (
         [([0], dict(amsgrad=True, betas=(_u(rng, 0.5, 0.9), _u(rng, 0.9, 0.99)))),
          ([1, 2], dict(lr=_u(rng, 0.01, 0.05), weight_decay=_u(rng, 0.0, 0.1)))],
         dict(lr=_u(rng, 0.01, 0.1)))),
-    _optimizer_probe("adam_defaults", ADAM, "Adam", lambda rng: (None, {})),
 ]
 
 
 # ---- Part 6: Adam trains a network ----------------------------------------------------------------
 
-def _train_args(rng):
-    return (int(rng.choice([32, 48, 64])), int(rng.integers(0, 10_000)), _u(rng, 0.006, 0.015), 150,
-            int(rng.choice([32, 48, 64])), int(rng.integers(0, 1000)))
+def _train_args(steps):
+    def args(rng):
+        return (int(rng.choice([32, 48, 64])), int(rng.integers(0, 10_000)), _u(rng, 0.006, 0.015), steps,
+                int(rng.choice([32, 48, 64])), int(rng.integers(0, 1000)))
+    return args
 
 
 def _check_training(result, args, kwargs):
+    """The visible test's check: Adam trains the network (the losses are finite, the accuracy high)."""
+    if not isinstance(result, dict) or "losses" not in result or "val_acc" not in result:
+        return f"training returned {type(result).__name__}"
+    losses = np.asarray(result["losses"], dtype=float)
+    if losses.shape != (args[3],) or not np.all(np.isfinite(losses)):
+        return f"expected {args[3]} finite minibatch losses, got shape {losses.shape}"
+    if not result["val_acc"] >= 0.9:
+        return f"validation accuracy {result['val_acc']:.3f} after {args[3]} Adam steps is below 0.90"
+    return None
+
+
+def _check_exact_losses(result, args, kwargs):
+    """The hidden test's check: the first 40 minibatch losses are the reference Adam's."""
     if not isinstance(result, dict) or "losses" not in result:
         return f"training returned {type(result).__name__}"
     expected = _REF["_probe_train_adam"](*args, **kwargs)
     losses = np.asarray(result["losses"], dtype=float)
     if losses.shape != expected["losses"].shape:
         return f"expected {expected['losses'].shape} losses, got {losses.shape}"
-    worst = float(np.max(np.abs(losses[:40] - expected["losses"][:40]) / (1e-10 + np.abs(expected["losses"][:40]))))
+    worst = float(np.max(np.abs(losses - expected["losses"]) / (1e-10 + np.abs(expected["losses"]))))
     if not worst <= 1e-7:
-        return f"the minibatch losses of the first 40 Adam steps differ from the reference's (relative {worst:.3g})"
-    if not result["val_acc"] >= 0.9:
-        return f"validation accuracy {result['val_acc']:.3f} after 150 Adam steps is below 0.90"
+        return f"the minibatch losses of the first {args[3]} Adam steps differ from the reference's (relative {worst:.3g})"
     return None
 
 
 # ---- Part 7: schedules ----------------------------------------------------------------------------
 
-def _schedule_probe(name, fn_name, draw, steps=(80, 160)):
+def _schedule_probe(name, fn_name, draw, steps=(80, 160), cells=SCHEDULES):
+    """``steps``: a range to draw the number of steps from, or ``f(args, kwargs) -> steps``."""
     def args(rng):
         a, kw = draw(rng)
-        return fn_name, int(rng.integers(*steps)), a, kw
+        n = steps(a, kw) if callable(steps) else int(rng.integers(*steps))
+        return fn_name, n, a, kw
 
     def expect(fn, n, a, kw):
         ref = getattr(lr_scheduler, fn)
         return np.array([ref(t, *a, **kw) for t in range(n)])
 
-    return Probe(name, SCHEDULES, "_probe_schedule", args=args, expect=expect, rtol=1e-10, atol=1e-15,
+    return Probe(name, cells, "_probe_schedule", args=args, expect=expect, rtol=1e-10, atol=1e-15,
                  forbid=TORCH_OPTIM)
 
 
@@ -295,17 +394,24 @@ def _base(rng):
     return float(np.exp(rng.uniform(np.log(1e-3), np.log(0.5))))
 
 
+def _decreasing_linear(rng):
+    return (_base(rng), _u(rng, 0.5, 1.0), _u(rng, 0.0, 0.4), int(rng.integers(3, 50))), {}
+
+
+SCHEDULES_HIDDEN = hidden_cell("schedules")
+
 SCHEDULE_PROBES = [
+    # The visible test's kind of schedules, with this student's values.
     _schedule_probe("step_lr", "step_lr", lambda rng: ((_base(rng), int(rng.integers(2, 30)), _u(rng, 0.1, 0.9)), {})),
     _schedule_probe("step_lr_default", "step_lr", lambda rng: ((_base(rng), int(rng.integers(2, 30))), {})),
     _schedule_probe("exponential_lr", "exponential_lr", lambda rng: ((_base(rng), _u(rng, 0.9, 0.999)), {})),
     _schedule_probe("inverse_time_lr", "inverse_time_lr", lambda rng: ((_base(rng), _u(rng, 0.01, 2.0)), {})),
+    # up to T_max, where the visible test stops
     _schedule_probe("cosine_annealing_lr", "cosine_annealing_lr",
-                    lambda rng: ((_base(rng), int(rng.integers(10, 60))), {"eta_min": _u(rng, 0.0, 1e-3)})),
+                    lambda rng: ((_base(rng), int(rng.integers(10, 60))), {"eta_min": _u(rng, 0.0, 1e-3)}),
+                    steps=lambda a, kw: a[1] + 1),
     _schedule_probe("warm_restarts", "cosine_annealing_warm_restarts_lr",
-                    lambda rng: ((_base(rng), int(rng.integers(2, 12)), int(rng.integers(1, 4)), _u(rng, 0.0, 1e-3)), {})),
-    _schedule_probe("warm_restarts_default", "cosine_annealing_warm_restarts_lr",
-                    lambda rng: ((_base(rng), int(rng.integers(2, 12))), {})),
+                    lambda rng: ((_base(rng), int(rng.integers(2, 12)), int(rng.integers(2, 4)), _u(rng, 0.0, 1e-3)), {})),
     _schedule_probe("cyclic_triangular", "cyclic_lr", lambda rng: (
         (_u(rng, 1e-4, 1e-2), _u(rng, 0.02, 0.5), int(rng.integers(1, 15))), {"step_size_down": int(rng.integers(1, 15))})),
     _schedule_probe("cyclic_triangular2", "cyclic_lr", lambda rng: (
@@ -314,8 +420,17 @@ SCHEDULE_PROBES = [
         (_u(rng, 1e-4, 1e-2), _u(rng, 0.02, 0.5), int(rng.integers(1, 15))),
         {"mode": "exp_range", "gamma": _u(rng, 0.95, 0.999), "step_size_down": int(rng.integers(1, 15))})),
     _schedule_probe("linear_lr", "linear_lr", lambda rng: (
-        (_base(rng), _u(rng, 0.01, 0.9), _u(rng, 0.0, 1.0), int(rng.integers(3, 50))), {})),
+        (_base(rng), _u(rng, 0.01, 0.9), _u(rng, 0.9, 1.0), int(rng.integers(3, 50))), {})),
     _schedule_probe("linear_lr_default", "linear_lr", lambda rng: ((_base(rng),), {}), steps=(10, 20)),
+    # What only the hidden test checks: past T_max, T_mult = 1 (also the default), a decreasing factor.
+    _schedule_probe("cosine_annealing_lr_past_t_max", "cosine_annealing_lr",
+                    lambda rng: ((_base(rng), int(rng.integers(10, 40))), {"eta_min": _u(rng, 0.0, 1e-3)}),
+                    steps=lambda a, kw: 3 * a[1], cells=SCHEDULES_HIDDEN),
+    _schedule_probe("warm_restarts_t_mult_1", "cosine_annealing_warm_restarts_lr",
+                    lambda rng: ((_base(rng), int(rng.integers(2, 12)), 1, _u(rng, 0.0, 1e-3)), {}), cells=SCHEDULES_HIDDEN),
+    _schedule_probe("warm_restarts_default", "cosine_annealing_warm_restarts_lr",
+                    lambda rng: ((_base(rng), int(rng.integers(2, 12))), {}), cells=SCHEDULES_HIDDEN),
+    _schedule_probe("linear_lr_decreasing", "linear_lr", _decreasing_linear, cells=SCHEDULES_HIDDEN),
 ]
 
 
@@ -344,6 +459,13 @@ def _scaling_args(rng):
     return "linear_scaling_lr", int(rng.integers(40, 80)), (_base(rng), batch, base_batch, int(rng.integers(1, 40))), {}
 
 
+def _fractional_scaling_args(rng):
+    """A batch that is not a whole multiple of the base batch: k = 1.5, 2.5, ... (the hidden test's last case)."""
+    base_batch = int(rng.choice([16, 32, 64]))
+    batch = base_batch * int(2 * rng.integers(1, 10) + 1) // 2
+    return "linear_scaling_lr", int(rng.integers(20, 50)), (_base(rng), batch, base_batch, int(rng.integers(2, 20))), {}
+
+
 def _scaling_expected(fn, n, args, kwargs):
     base_lr, batch, base_batch, warmup = args
     k = batch / base_batch
@@ -353,13 +475,20 @@ def _scaling_expected(fn, n, args, kwargs):
 PROBES = [
     Probe("gradient_descent", GD, "_probe_gd", args=_gd_args, expect=_gd_expected, rtol=1e-9, atol=1e-12,
           forbid=TORCH_OPTIM),
+    Probe("gradient_descent_scalar", hidden_cell("gd"), "_probe_gd_scalar", args=_gd_scalar_args,
+          expect=_gd_scalar_expected, rtol=1e-9, atol=1e-12, forbid=TORCH_OPTIM),
+    # the boundaries lr = eta_opt and 2 eta_opt: the visible test checks them too
     Probe("step_size_regime", GD, "_probe_regimes", args=_regime_args, expect=_regime_expected, rtol=1e-10, atol=1e-14),
     *OPTIMIZER_PROBES,
-    Probe("adam_trains_digits", DIGITS, "_probe_train_adam", args=_train_args, check=_check_training,
+    Probe("adam_trains_digits", DIGITS, "_probe_train_adam", args=_train_args(150), check=_check_training,
           forbid=TORCH_OPTIM),
+    Probe("adam_digits_exact", hidden_cell("adam_digits"), "_probe_train_adam", args=_train_args(40),
+          check=_check_exact_losses, forbid=TORCH_OPTIM),
     *SCHEDULE_PROBES,
     Probe("accumulate_gradients", ACCUMULATION, "_probe_accumulate", args=_accumulate_args, expect=_accumulate_expected,
           rtol=1e-10, atol=1e-14, forbid=TORCH_OPTIM),
     Probe("linear_scaling_lr", ACCUMULATION, "_probe_schedule", args=_scaling_args, expect=_scaling_expected,
           rtol=1e-10, atol=1e-15, forbid=TORCH_OPTIM),
+    Probe("linear_scaling_lr_fractional", hidden_cell("accumulation"), "_probe_schedule", args=_fractional_scaling_args,
+          expect=_scaling_expected, rtol=1e-10, atol=1e-15, forbid=TORCH_OPTIM),
 ]

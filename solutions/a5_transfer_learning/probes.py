@@ -7,6 +7,10 @@ results come back as plain arrays. The expected values are computed here, in the
 PyTorch in float64 (the bounded probe run also uses the course's extract_features of the pretrained
 mini_vgg).
 Everything runs on the CPU: the probe interpreter is the grader's, which need not have a GPU.
+
+A probe takes only the points of the cells whose behaviour it checks: a probe on typical inputs, checking what
+the visible test asserts, names both test cells of its exercise; a probe of what only the hidden test checks
+(freezing twice, conv layers after the last pooling, float64 models, the bounded run, ...) names only the hidden cell.
 """
 
 from __future__ import annotations
@@ -90,7 +94,8 @@ def _plain_freeze(module):
             m.eval()
 
 
-def _probe_freeze(spec, state, x1, y1, x2, lr):
+def _probe_freeze(spec, state, x1, y1, x2, lr, twice):
+    # twice: Adam with weight decay, then freeze a second time before the one unfreeze; else SGD as the visible test
     model = _build(spec, state)
     out = {}
     freeze(model.features)
@@ -100,13 +105,17 @@ def _probe_freeze(spec, state, x1, y1, x2, lr):
         out["features_train_mode"] = _n(model.features(_t(x1)))
         model.features(_t(x1) * 2 - 1)
     out["bn_training"] = [m.training for m in model.features if isinstance(m, _nn.BatchNorm2d)]
-    optimizer = _torch.optim.Adam(model.parameters(), lr=lr, weight_decay=0.1)
+    if twice:
+        optimizer = _torch.optim.Adam(model.parameters(), lr=lr, weight_decay=0.1)
+    else:
+        optimizer = _torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-2)
     loss = _torch.nn.functional.cross_entropy(model(_t(x1)), _torch.tensor(_np.asarray(y1)))
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
     out["state_after_step"] = _state(model)
-    freeze(model.features)
+    if twice:
+        freeze(model.features)
     unfreeze(model.features)
     out["grad_after_unfreeze"] = [p.requires_grad for p in model.parameters()]
     model.train()
@@ -117,9 +126,10 @@ def _probe_freeze(spec, state, x1, y1, x2, lr):
     return out
 
 
-def _probe_replace_classifier(spec, k):
+def _probe_replace_classifier(spec, k, dtype, edge):
+    # edge: the new layer's initialization, a classifier that is a single Linear, torchvision's vgg16 on the meta device
     out = {}
-    model = _build(spec)
+    model = _build(spec, dtype=getattr(_torch, dtype))
     first = model.classifier[0]
     freeze(model)
     replace_classifier(model, k)
@@ -127,15 +137,17 @@ def _probe_replace_classifier(spec, k):
     out["last"] = [type(last).__name__, int(last.in_features), int(last.out_features), last.bias is not None,
                    str(last.weight.dtype), bool(model.classifier[0] is first), len(model.classifier)]
     out["trainable"] = [n for n, p in model.named_parameters() if p.requires_grad]
+    if not edge:
+        try:
+            replace_classifier(model, 0)
+            out["rejects_zero"] = False
+        except ValueError as exc:
+            out["rejects_zero"] = "num_classes" in str(exc)
+        return out
     out["bound"] = float(last.weight.detach().abs().max())
     model.classifier = _nn.Linear(4, 3).double()
     replace_classifier(model, k + 1)
     out["bare_linear"] = [type(model.classifier).__name__, int(model.classifier.out_features), str(model.classifier.weight.dtype)]
-    try:
-        replace_classifier(model, 0)
-        out["rejects_zero"] = False
-    except ValueError as exc:
-        out["rejects_zero"] = "num_classes" in str(exc)
     import torchvision as _tv
     with _torch.device("meta"):
         big = _tv.models.vgg16(weights=None)
@@ -185,10 +197,11 @@ def _probe_probe_accuracy(features, labels):
     return _n(probe.weight), _n(probe.bias)
 
 
-def _probe_unfreeze_last_blocks(spec, k):
+def _probe_unfreeze_last_blocks(spec, k, head_partly_frozen):
     model = _build(spec)
     _plain_freeze(model.features)
-    model.classifier[0].requires_grad_(False)
+    if head_partly_frozen:  # a frozen layer of the classifier must stay frozen
+        model.classifier[0].requires_grad_(False)
     unfreeze_last_blocks(model, k)
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     model.train()
@@ -244,15 +257,17 @@ def _random_state(spec, rng):
     return state
 
 
-def _freeze_args(rng):
+def _freeze_args(rng, twice):
+    """Freeze once, a step of SGD with momentum and weight decay, unfreeze (the visible test's sequence); or (twice)
+    a step of Adam with weight decay and a second freeze before the one unfreeze (the hidden test's)."""
     spec = _spec(rng)
     n = int(rng.integers(3, 8))
     return (spec, _random_state(spec, rng), rng.normal(size=(n, 3, 8, 8)), rng.integers(0, spec["classes"], size=n),
-            rng.normal(loc=1.0, size=(n, 3, 8, 8)), float(rng.uniform(1e-3, 2e-2)))
+            rng.normal(loc=1.0, size=(n, 3, 8, 8)), float(rng.uniform(1e-3, 2e-2)), twice)
 
 
 def _check_freeze(result, args, kwargs):
-    spec, state, x1, y1, x2, lr = args
+    spec, state, x1, y1, x2, lr, twice = args
     n_features = len(list(_build(spec).features.parameters()))
     model = _build(spec, state)
     grads = result["grad_after_freeze"]
@@ -263,10 +278,13 @@ def _check_freeze(result, args, kwargs):
     model.eval()
     with torch.no_grad():
         want_features = model.features(_t(x1))
-    # the step: frozen features in eval mode, Adam with weight decay on what trains
+    # the step: frozen features in eval mode, the optimizer (with weight decay) on what trains
     model.features.requires_grad_(False)
     model.classifier.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=0.1)
+    if twice:
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=0.1)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-2)
     loss = F.cross_entropy(model(_t(x1)), torch.tensor(np.asarray(y1)))
     optimizer.zero_grad()
     loss.backward()
@@ -275,7 +293,8 @@ def _check_freeze(result, args, kwargs):
     messages += [_close(result["state_after_step"][k], v.numpy(), f"{k} after a training step", rtol=1e-9, atol=1e-12)
                  for k, v in model.state_dict().items()]
     if not all(result["grad_after_unfreeze"]):
-        return "after freezing twice and unfreezing once, every parameter must require gradients"
+        return ("after freezing twice and unfreezing once, every parameter must require gradients" if twice
+                else "after unfreeze, every parameter must require gradients")
     if not all(result["bn_training_after_unfreeze"]):
         return "after unfreeze and model.train(), batch norm must be in training mode"
     model.requires_grad_(True)
@@ -287,27 +306,28 @@ def _check_freeze(result, args, kwargs):
     return _first(*messages)
 
 
-def _replace_args(rng):
+def _replace_args(rng, edge):
+    """Typical: float32, a last layer with bias (the visible test's model); edge: float64, no bias, and more."""
     spec = _spec(rng)
-    spec["bias_last"] = bool(rng.integers(0, 2))
-    return spec, int(rng.integers(2, 12))
+    spec["bias_last"] = not edge
+    return spec, int(rng.integers(2, 12)), "float64" if edge else "float32", edge
 
 
 def _check_replace(result, args, kwargs):
-    spec, k = args
+    spec, k, dtype, edge = args
     in_features = spec["hidden"]
-    want = ["Linear", in_features, k, spec["bias_last"], "torch.float64", True, 4]
+    want = ["Linear", in_features, k, spec["bias_last"], f"torch.{dtype}", True, 4]
     if list(result["last"]) != want:
         return f"replace_classifier: (type, in, out, bias, dtype, other layers kept, length) = {result['last']}, expected {want}"
     trainable = ["classifier.3.weight"] + (["classifier.3.bias"] if spec["bias_last"] else [])
     if list(result["trainable"]) != trainable:
         return f"after freeze(model) and replace_classifier only the new layer trains: got {result['trainable']}"
+    if not edge:
+        return None if result["rejects_zero"] else "replace_classifier(model, 0) must raise ValueError naming num_classes"
     if not result["bound"] <= 1 / np.sqrt(in_features) + 1e-9:
         return "the new layer must have PyTorch's default initialization"
     if list(result["bare_linear"]) != ["Linear", k + 1, "torch.float64"]:
         return f"a classifier that is itself a Linear must be replaced (same dtype): got {result['bare_linear']}"
-    if not result["rejects_zero"]:
-        return "replace_classifier(model, 0) must raise ValueError naming num_classes"
     if list(result["vgg16"]) != [4096, k, "meta"]:
         return f"torchvision vgg16: classifier[6] (in, out, device) = {result['vgg16']}, expected [4096, {k}, 'meta']"
     return None
@@ -362,8 +382,10 @@ def _check_evaluate(result, args, kwargs):
     return _close(acc, want, "accuracy in evaluation mode", rtol=1e-12, atol=1e-12)
 
 
-def _extract_args(rng):
-    spec = _spec(rng, trailing=bool(rng.integers(0, 2)), blocks=3)
+def _extract_args(rng, edge):
+    """Typical: two pooled blocks (the visible test's layout); edge: three, and conv layers after the last pooling
+    (a block of their own)."""
+    spec = _spec(rng, trailing=edge, blocks=3 if edge else 2)
     size = 8 * int(rng.integers(1, 3))
     return spec, _random_state(spec, rng), rng.normal(size=(int(rng.integers(3, 20)), 3, size, size)), int(rng.integers(2, 7))
 
@@ -459,19 +481,21 @@ def _check_probe_accuracy(result, args, kwargs):
     return None
 
 
-def _unfreeze_args(rng):
-    spec = _spec(rng, trailing=bool(rng.integers(0, 2)), blocks=3)
+def _unfreeze_args(rng, edge):
+    """Typical: two pooled blocks and a trainable classifier (the visible test's model), any k; edge: three blocks and
+    conv layers after the last pooling (a block of their own), a partly frozen classifier that must stay so."""
+    spec = _spec(rng, trailing=edge, blocks=3 if edge else 2)
     n_blocks = len(_blocks_of(_build(spec).features))
-    return spec, int(rng.integers(0, n_blocks + 1))
+    return spec, int(rng.integers(1 if edge else 0, n_blocks + 1)), edge
 
 
 def _check_unfreeze(result, args, kwargs):
     trainable, training, rejects = result
-    spec, k = args
+    spec, k, head_partly_frozen = args
     model = _build(spec)
     blocks = _blocks_of(model.features)
     ids = {id(p) for block in blocks[len(blocks) - k:] for layer in block for p in layer.parameters()}
-    ids |= {id(p) for p in model.classifier[3].parameters()}
+    ids |= {id(p) for p in (model.classifier[3] if head_partly_frozen else model.classifier).parameters()}
     want = [n for n, p in model.named_parameters() if id(p) in ids]
     if list(trainable) != want:
         return f"unfreeze_last_blocks(model, {k}): trainable {trainable}, expected {want}"
@@ -480,11 +504,13 @@ def _check_unfreeze(result, args, kwargs):
     return None if rejects else "k larger than the number of blocks must raise ValueError naming k"
 
 
-def _groups_args(rng):
+def _groups_args(rng, zero_factor):
+    """A random trainable subset and backbone_lr_factor > 0; or (zero_factor) backbone_lr_factor = 0, whose backbone
+    group stays (at learning rate 0)."""
     spec = _spec(rng, blocks=3)
     names = [n for n, _ in _build(spec).named_parameters()]
-    trainable = [n for n in names if rng.random() < 0.5]
-    return spec, trainable, float(10 ** rng.uniform(-4, -2)), float(rng.choice([0.0, 0.01, 0.1, 0.5]))
+    trainable = [n for i, n in enumerate(names) if rng.random() < 0.5 or (zero_factor and i == 0)]
+    return spec, trainable, float(10 ** rng.uniform(-4, -2)), 0.0 if zero_factor else float(rng.choice([0.01, 0.1, 0.5]))
 
 
 def _check_groups(result, args, kwargs):
@@ -505,14 +531,38 @@ def _check_groups(result, args, kwargs):
     return None
 
 
+def _hidden(cells: tuple[str, str]) -> tuple[str]:
+    """Only the hidden test cell of an exercise's two (see :func:`dlcourse.grading.probe_helpers.hidden_cell`)."""
+    return cells[1:]
+
+
+# A probe takes the points of the cells whose behaviour it checks. Typical inputs and the properties the visible
+# test asserts: both test cells (so tampering with the tests in the kernel buys nothing). Behaviour that only the
+# hidden test checks (edge cases, other settings): a separate probe that takes only the hidden cell.
 PROBES = [
-    Probe("freeze_unfreeze", PART1, "_probe_freeze", args=_freeze_args, check=_check_freeze),
-    Probe("replace_classifier", PART1, "_probe_replace_classifier", args=_replace_args, check=_check_replace),
+    Probe("freeze_unfreeze", PART1, "_probe_freeze", args=lambda rng: _freeze_args(rng, False), check=_check_freeze),
+    Probe("freeze_twice_unfreeze_once", _hidden(PART1), "_probe_freeze", args=lambda rng: _freeze_args(rng, True),
+          check=_check_freeze),
+    Probe("replace_classifier", PART1, "_probe_replace_classifier", args=lambda rng: _replace_args(rng, False),
+          check=_check_replace),
+    Probe("replace_classifier_dtype_no_bias_linear_vgg16", _hidden(PART1), "_probe_replace_classifier",
+          args=lambda rng: _replace_args(rng, True), check=_check_replace),
     Probe("train_model", PART2, "_probe_train_model", args=_train_model_args, check=_check_train_model),
     Probe("evaluate_accuracy", PART2, "_probe_evaluate_accuracy", args=_evaluate_args, check=_check_evaluate),
-    Probe("extract_features", PART3, "_probe_extract_features", args=_extract_args, check=_check_extract),
+    Probe("extract_features", PART3, "_probe_extract_features", args=lambda rng: _extract_args(rng, False),
+          check=_check_extract),
+    Probe("extract_features_trailing_block", _hidden(PART3), "_probe_extract_features",
+          args=lambda rng: _extract_args(rng, True), check=_check_extract),
     Probe("train_linear_probe", PART4, "_probe_train_linear_probe", args=_linear_probe_args, check=_check_linear_probe),
-    Probe("linear_probe_accuracy", PART4, "_probe_probe_accuracy", args=_probe_accuracy_args, check=_check_probe_accuracy),
-    Probe("unfreeze_last_blocks", PART5, "_probe_unfreeze_last_blocks", args=_unfreeze_args, check=_check_unfreeze),
-    Probe("fine_tuning_param_groups", PART5, "_probe_param_groups", args=_groups_args, check=_check_groups),
+    # the bounded run on frozen mini_vgg features is the hidden test's alone
+    Probe("linear_probe_accuracy", _hidden(PART4), "_probe_probe_accuracy", args=_probe_accuracy_args,
+          check=_check_probe_accuracy),
+    Probe("unfreeze_last_blocks", PART5, "_probe_unfreeze_last_blocks", args=lambda rng: _unfreeze_args(rng, False),
+          check=_check_unfreeze),
+    Probe("unfreeze_last_blocks_trailing_partly_frozen_head", _hidden(PART5), "_probe_unfreeze_last_blocks",
+          args=lambda rng: _unfreeze_args(rng, True), check=_check_unfreeze),
+    Probe("fine_tuning_param_groups", PART5, "_probe_param_groups", args=lambda rng: _groups_args(rng, False),
+          check=_check_groups),
+    Probe("fine_tuning_param_groups_zero_factor", _hidden(PART5), "_probe_param_groups",
+          args=lambda rng: _groups_args(rng, True), check=_check_groups),
 ]

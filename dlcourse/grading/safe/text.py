@@ -31,7 +31,8 @@ def printable_char(char: str) -> str:
 
 
 def _cap(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, ``…`` included, at a word (or better, clause) boundary."""
+    """``text`` cut to ``limit`` characters, ``…`` included: after its last whole sentence that fits;
+    when not even the first sentence fits, at a clause boundary near the limit or else at a word."""
     if len(text) <= limit:
         return text
     room = limit - 1  # one character for the ellipsis
@@ -42,12 +43,12 @@ def _cap(text: str, limit: int) -> str:
         space = head.rfind(" ")
         # a single word longer than the limit can only be cut inside
         head = head[:space] if space > 0 else head
-    floor = int(room * (1 - _BOUNDARY_WINDOW))
-    for boundary in (_SENTENCE_END, _CLAUSE_END):
-        ends = [m.end() for m in boundary.finditer(head, floor)]
-        if ends:
-            head = head[:ends[-1]]
-            break
+    sentences = [m.end() for m in _SENTENCE_END.finditer(head)]
+    if sentences:  # whole sentences only, however far back the last one ends
+        return head[:sentences[-1]] + "…"
+    clauses = [m.end() for m in _CLAUSE_END.finditer(head, int(room * (1 - _BOUNDARY_WINDOW)))]
+    if clauses:
+        head = head[:clauses[-1]]
     return head.rstrip(" ,;:") + "…"
 
 
@@ -65,9 +66,10 @@ def console_text(text: object, limit: int = 300) -> str:
     Terminal escape sequences are removed whole; other control characters (tab, CR, LF,
     BEL, DEL, C1), line separators and format characters (zero-width, bidirectional
     overrides and isolates) are removed or become spaces; runs of whitespace become one
-    space. A longer text is cut at a word boundary, preferably after a sentence or clause
-    that ends within the last 30 % of the limit, and ends with ``…``; only a single word
-    longer than the limit is cut inside.
+    space. A longer text keeps its whole sentences that fit and ends with ``…``; only when
+    its first sentence alone is longer than the limit is that sentence cut, after a clause
+    that ends within the last 30 % of the limit or else at a word boundary; only a single
+    word longer than the limit is cut inside.
 
     Args:
         text: Anything; bytes are decoded as UTF-8 (invalid bytes replaced), other
