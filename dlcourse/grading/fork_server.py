@@ -147,6 +147,15 @@ def _run_in_child(request: dict) -> int:
 # ------------------------------------------------------------------------------- the client side
 
 
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group that ``pid`` leads, and ``pid`` itself (in case it had not led one yet)."""
+    for kill, target in ((os.killpg, pid), (os.kill, pid)):
+        try:
+            kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 @dataclass
 class _Call:
     done: threading.Event = field(default_factory=threading.Event)
@@ -218,11 +227,7 @@ class ForkServerClient:
             if call.pid is None:
                 return False, None
             if not call.done.wait(timeout):
-                for kill, target in ((os.killpg, call.pid), (os.kill, call.pid)):
-                    try:
-                        kill(target, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
+                kill_group(call.pid)
                 call.done.wait()
                 return True, None
             return True, call.exit

@@ -107,7 +107,7 @@ def _run_subprocess(args: list[str], course_dir: Path, env: dict[str, str], time
         output, _ = proc.communicate(timeout=timeout)
         returncode: int | None = proc.returncode
     except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
+        fork_server.kill_group(proc.pid)
         output, _ = proc.communicate()
         returncode = None
     return _finish(args, output, returncode, start, log_path)
@@ -119,15 +119,6 @@ def _finish(args: list[str], output: str, returncode: int | None, start: float, 
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text(f"$ nbgrader {' '.join(args)}\n{output}\n[exit {returncode}, {seconds:.1f} s]\n")
     return ProcessResult(returncode, output, seconds)
-
-
-def _kill_group(pid: int) -> None:
-    """SIGKILL the process group that ``pid`` leads, and ``pid`` itself (in case it had not led one yet)."""
-    for kill, target in ((os.killpg, pid), (os.kill, pid)):
-        try:
-            kill(target, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def failure_reason(result: ProcessResult, limit: float) -> str:
