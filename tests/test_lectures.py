@@ -49,3 +49,92 @@ def test_lecture_ends_with_try_it_and_a_summary(path):
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem[:3])
 def test_lecture_is_small_enough_to_open_quickly(path):
     assert path.stat().st_size < MAX_BYTES, f"{path.name}: {path.stat().st_size / 2**20:.1f} MB (limit 2 MB)"
+
+
+# --- second edition (#21): explorers with saved state, self-check answers, no internal vocabulary ---
+
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+#: Lectures with an interactive explorer whose state (controls and first figure) is saved in the notebook.
+EXPLORER_LECTURES = ("L04", "L06", "L07", "L08", "L11")
+
+
+def _lecture(prefix: str):
+    (path,) = [p for p in LECTURES if p.name.startswith(prefix)]
+    return path
+
+
+@pytest.mark.parametrize("prefix", EXPLORER_LECTURES)
+def test_explorer_opens_with_its_controls_and_first_figure_without_a_kernel(prefix):
+    """Every widget the notebook displays is in its saved state, and every output area a displayed
+    widget holds already has a figure: JupyterLab and the site render it on open, before anything runs."""
+    path = _lecture(prefix)
+    nb = nbformat.read(path, as_version=4)
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    shown = [o.data[WIDGET_VIEW]["model_id"] for c in nb.cells if c.cell_type == "code"
+             for o in c.outputs if WIDGET_VIEW in o.get("data", {})]
+    assert shown, f"{path.name}: no interactive explorer is displayed (ipywidgets)"
+    missing = [m for m in shown if m not in state]
+    assert not missing, f"{path.name}: displayed widgets without saved state (execute with widget state saved): {missing}"
+
+    def reachable(model_id, seen):
+        if model_id in seen or model_id not in state:
+            return seen
+        seen.add(model_id)
+        for value in state[model_id]["state"].values():
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str) and item.startswith("IPY_MODEL_"):
+                    reachable(item[len("IPY_MODEL_"):], seen)
+        return seen
+
+    areas = [m for root in shown for m in reachable(root, set()) if state[m]["model_name"] == "OutputModel"]
+    assert areas, f"{path.name}: the explorer has no output area for its figure"
+    empty = [m for m in areas if not any("image/png" in o.get("data", {}) for o in state[m]["state"].get("outputs", []))]
+    assert not empty, (f"{path.name}: output areas saved without a figure (draw once before saving, "
+                       f"e.g. dlcourse.plots.figure_explorer): {empty}")
+
+
+def _try_it_items(nb) -> list[str]:
+    """The numbered items of the lecture's "Try it" section (each with its indented continuation)."""
+    text, inside = [], False
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if re.match(r"^#{1,3} ", line):
+                inside = line.lstrip("#").strip().lower().startswith("try it")
+                continue
+            if inside:
+                text.append(line)
+    items = re.split(r"^(?=\d+\. )", "\n".join(text), flags=re.M)
+    return [item for item in items if re.match(r"\d+\. ", item)]
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem[:3])
+def test_every_try_it_question_has_a_collapsible_answer(path):
+    items = _try_it_items(nbformat.read(path, as_version=4))
+    assert items, f"{path.name}: the 'Try it' section has no numbered questions"
+    for item in items:
+        head = item.splitlines()[0][:70]
+        answer = re.search(r"<details>\s*<summary>.*?</summary>(.*?)</details>", item, flags=re.S)
+        assert answer, f"{path.name}: 'Try it' question without a <details><summary>…</summary> answer: {head!r}"
+        assert len(answer.group(1).strip()) >= 80, f"{path.name}: the answer to {head!r} is too short to help"
+
+
+#: Words of the instructor's workshop that must never reach a student (cite the published work instead).
+INTERNAL_VOCABULARY = re.compile(r"seed[- ]?(notes?|files?|topics?|lectures?|material)\b|\bseeds/|\b(in|from) the seeds\b", re.I)
+
+
+def _student_texts():
+    for path in LECTURES + sorted((REPO / "assignments").glob("*/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            yield f"{path.relative_to(REPO)} cell {i}", cell.source
+    for path in sorted((REPO / "dlcourse").rglob("*.py")):
+        if "grading" not in path.relative_to(REPO).parts:
+            yield str(path.relative_to(REPO)), path.read_text()
+
+
+def test_student_facing_text_has_no_internal_vocabulary():
+    found = [(where, m.group(0)) for where, text in _student_texts() for m in INTERNAL_VOCABULARY.finditer(text)]
+    assert not found, f"internal vocabulary in student-facing text (cite the published work): {found[:10]}"

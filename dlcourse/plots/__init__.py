@@ -19,3 +19,5 @@ from dlcourse.plots.layers import plot_layer_histograms, plot_layer_stats
 from dlcourse.plots.boundaries import plot_decision_boundary
 __all__ += ["plot_layer_histograms", "plot_layer_stats"]
 __all__ += ["plot_decision_boundary"]
+from dlcourse.plots.interactive import figure_explorer
+__all__ += ["figure_explorer"]
