@@ -15,7 +15,7 @@ PYTEST_JOBS ?= 2
 # Oversubscribed threads on a 2-core machine made notebooks 25-60x slower per matrix product.
 TEST_THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
-.PHONY: install sandbox postgres demo test test-unit test-notebooks gpu-check lab release edition doctor clean
+.PHONY: install sandbox postgres chromium site site-check demo test test-unit test-notebooks gpu-check lab release edition doctor clean
 
 install: $(STAMP)
 
@@ -40,6 +40,16 @@ postgres:
 	      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }; \
 	  else echo "PostgreSQL server (pg_ctl) not found: the PostgreSQL gradebook tests will be skipped"; fi; }
 
+# Headless Chromium, for the test that opens every page of the course website. Installed here when
+# running as root on Debian/Ubuntu (CI); elsewhere that test is skipped with the reason.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (to test the course website headless)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || { \
+	      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; \
+	  else echo "chromium not found: the website's browser test will be skipped"; fi; }
+
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e .
@@ -49,7 +59,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) sandbox
 	$(BIN)/dlcourse demo
 
-test: $(STAMP) sandbox postgres
+test: $(STAMP) sandbox postgres chromium
 	$(TEST_THREADS) $(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadscope tests $(NOTEBOOK_DIRS) \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --timeout=1800
 
@@ -67,6 +77,15 @@ test-notebooks: $(STAMP)
 gpu-check: $(STAMP) sandbox
 	$(BIN)/python scripts/gpu_check.py $(GPU_CHECK_ARGS)
 
+# The course website: lectures (with their outputs) and the assignments' release text as HTML, in site/
+# (open site/index.html). BINDER_REPO=OWNER/NAME sets the repository the "on Binder" links launch.
+site: $(STAMP)
+	$(BIN)/python -m dlcourse.site site $(if $(BINDER_REPO),--binder-repo $(BINDER_REPO))
+
+# Open every page of site/ in headless Chromium: console errors, figures, math, search (make chromium first).
+site-check: site
+	$(BIN)/python -m dlcourse.site.browser site --screenshot test-artifacts/site-lecture.png
+
 # JupyterLab refuses to start as root without --allow-root (containers).
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --notebook-dir=$(CURDIR)
@@ -83,4 +102,4 @@ doctor: $(STAMP)
 	$(BIN)/dlcourse doctor
 
 clean:
-	rm -rf demo submitted autograded feedback gradebook.db grades.csv grading_report.csv .dlcourse .pytest_cache
+	rm -rf demo submitted autograded feedback gradebook.db grades.csv grading_report.csv .dlcourse .pytest_cache site test-artifacts

@@ -122,7 +122,9 @@ def test_every_try_it_question_has_a_collapsible_answer(path):
 
 
 #: Words of the instructor's workshop that must never reach a student (cite the published work instead).
-INTERNAL_VOCABULARY = re.compile(r"seed[- ]?(notes?|files?|topics?|lectures?|material)\b|\bseeds/|\b(in|from) the seeds\b", re.I)
+INTERNAL_VOCABULARY = re.compile(
+    r"seed[- ]?(notes?|files?|topics?|lectures?|material)\b|\bseeds/|\b(in|from) the seeds\b|\bthe seed's\b"
+    r"|\blecture notes\b|\bthe notes\b|\bthe notes'|\bthe slides?\b|\bthe lecture's\b", re.I)
 
 
 def _student_texts():
@@ -138,3 +140,22 @@ def _student_texts():
 def test_student_facing_text_has_no_internal_vocabulary():
     found = [(where, m.group(0)) for where, text in _student_texts() for m in INTERNAL_VOCABULARY.finditer(text)]
     assert not found, f"internal vocabulary in student-facing text (cite the published work): {found[:10]}"
+
+
+def _readme_course_map() -> dict[str, list[str]]:
+    rows = re.findall(r"^\| (L\d\d) \| [^|]+ \| ([A\d, ]+) \|$", (REPO / "README.md").read_text(), re.M)
+    return {lecture: re.findall(r"A\d", graded) for lecture, graded in rows}
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem[:3])
+def test_lecture_opens_with_its_place_in_the_course_map(path):
+    """The line under each lecture's title says which assignments grade it (the website's course map
+    reads it), and it agrees with the README's course map."""
+    first = nbformat.read(path, as_version=4).cells[0].source
+    number = int(path.name[1:3])
+    line = re.search(rf"^\*\*Course:\*\* Training Deep Neural Networks · \*\*Lecture {number}\*\* · graded in (.*)$",
+                     first, re.M)
+    assert line, (f"{path.name}: the first cell should have the line '**Course:** Training Deep Neural Networks · "
+                  f"**Lecture {number}** · graded in assignment A…'")
+    expected = _readme_course_map()[path.name[:3]]
+    assert re.findall(r"\bA\d\b", line.group(1)) == expected, f"{path.name}: {line.group(0)!r}, README says {expected}"

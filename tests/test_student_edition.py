@@ -67,8 +67,11 @@ def test_edition_holds_what_students_need(edition):
                      "binder/requirements.txt", "binder/postBuild", "binder/start", "binder/runtime.txt",
                      ".jupyter/jupyter_server_config.json", ".jupyter/labconfig/page_config.json",
                      ".jupyter/nbgrader_config.py", "dlcourse/__init__.py", "dlcourse/torch_ref/weights/mini_vgg.pt",
+                     "dlcourse/site/build.py", "dlcourse/site/static_widgets.py", "dlcourse/site/browser.py",
                      MARKER):
         assert (edition / relative).is_file(), f"the edition lacks {relative}"
+    assert re.search(r"^site: ", (edition / "Makefile").read_text(), re.M), "the edition's Makefile has no site target"
+    assert "/site/" in (edition / ".gitignore").read_text().split(), "the edition does not ignore its built site"
     grading = sorted(p.name for p in (edition / "dlcourse" / "grading").iterdir() if p.suffix == ".py")
     assert grading == sorted(STUDENT_GRADING), (
         f"dlcourse.grading in the edition should hold only the notebook-test helpers {sorted(STUDENT_GRADING)}, "

@@ -188,7 +188,7 @@ def leaky_relu(x: Array, negative_slope: float = 0.01) -> Array:
 
     Args:
         x: array-like of real numbers.
-        negative_slope: slope used for x <= 0 (the "alpha" of the lecture notes).
+        negative_slope: slope used for x <= 0 (often written alpha; Maas et al., 2013).
 
     Returns:
         float64 array.

@@ -111,7 +111,7 @@ def exponential_lr(step: int, base_lr: float, gamma: float) -> float:
 
 
 def inverse_time_lr(step: int, base_lr: float, decay: float) -> float:
-    """1/t decay from the lecture notes.
+    """1/t (inverse-time) decay, as in Bottou (2012), "Stochastic gradient descent tricks".
 
     Math:
         lr = base_lr / (1 + decay * step).

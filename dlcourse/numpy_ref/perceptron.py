@@ -1,6 +1,6 @@
 """The single-layer perceptron of lecture 1, in float64 numpy.
 
-Prediction and training rule, as in the lecture notes::
+Prediction and training rule (Rosenblatt, 1958)::
 
     y_hat = sign(w . x)
     w <- w + lr * (y - y_hat) * x        (labels y in {-1, +1})
@@ -84,7 +84,7 @@ def perceptron_predict(X: Array, w: Array) -> npt.NDArray[np.int64]:
 
 def perceptron_train(X: Array, y: Array, lr: float = 1.0, epochs: int = 10,
                      w0: Array | None = None) -> tuple[Array, list[int]]:
-    """Train a perceptron with the lecture's update rule.
+    """Train a perceptron with Rosenblatt's update rule (lecture L01).
 
     Math:
         For each sample (x, y) in the given order:
@@ -96,7 +96,7 @@ def perceptron_train(X: Array, y: Array, lr: float = 1.0, epochs: int = 10,
         X: samples, one per row, already including a bias column
             (see :func:`add_bias`).
         y: labels, each -1 or +1.
-        lr: learning rate (alpha in the notes), > 0.
+        lr: learning rate (often written alpha), > 0.
         epochs: maximum number of passes over the data, >= 1.
         w0: initial weights; ``None`` means zeros.  Never modified.
 

@@ -20,7 +20,7 @@ Two layers of the same ideas, one copy of the arithmetic:
 * **Textbook update rules** — :func:`momentum_ewa_update`,
   :func:`adagrad_update`, :func:`rmsprop_update` and :func:`adam_update` are
   small pure functions (they return new arrays and modify nothing) in the
-  form the lecture notes write them, to show next to the torch classes.  Each
+  form lecture L07 writes them, to show next to the torch classes.  Each
   calls its algorithm's core on copies of its inputs; what differs from the
   class is documented per function (defaults such as eps = 1e-7, the EWA form
   of momentum, optional bias correction).
@@ -31,12 +31,17 @@ Differences from torch worth knowing:
   tensor (its ``.item()`` is the same number).
 * :class:`Parameter` copies its data (float64); the optimizers update
   ``p.data`` in place.
-* Momentum as an exponentially weighted average, v = beta v + (1 - beta) g
-  with v_0 = 0 (the lectures), is torch's ``SGD(momentum=beta)`` buffer
-  scaled by (1 - beta) at every step, the first included (torch's buffer
-  starts at b_1 = g_1 and v_1 = (1 - beta) g_1), so the EWA form with
-  learning rate lr is torch's SGD with lr * (1 - beta) (see
-  :func:`momentum_ewa_update`).
+* Momentum as an exponentially weighted average, v_t = beta v_{t-1} +
+  (1 - beta) g_t with v_0 = 0 (L07), equals (1 - beta) times the buffer b_t of
+  a fresh ``SGD(momentum=beta)`` (dampening 0) at *every* step t >= 1, the
+  first included: torch creates its buffer on the first step as b_1 = g_1,
+  which is beta * 0 + g_1, and v_1 = (1 - beta) g_1 (bit for bit); from then
+  on both obey the same recursion, so v_t = (1 - beta) b_t exactly in real
+  arithmetic and to rounding in float64.  Hence the EWA form with learning
+  rate lr follows the same trajectory as torch's SGD with lr * (1 - beta)
+  (see :func:`momentum_ewa_update`).  It does *not* equal
+  ``SGD(momentum=beta, dampening=beta)``, whose buffer also starts at g_1,
+  not (1 - beta) g_1: that buffer exceeds v_t by beta**t g_1 at step t.
 
 Modules: :mod:`.sgd`, :mod:`.adagrad`, :mod:`.rmsprop`, :mod:`.adam` (class,
 core and textbook rule of each algorithm) and :mod:`._base` (``Parameter``,

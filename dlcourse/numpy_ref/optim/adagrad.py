@@ -89,20 +89,20 @@ def _single_tensor_adagrad(params: list[Array], grads: list[Array], state_sums: 
 
 
 def adagrad_update(param, grad, grad_squared, *, lr, eps=1e-7):
-    """AdaGrad in the lectures' form.
+    """AdaGrad in the form of lecture L07.
 
     Math:
         r <- r + g**2;  theta <- theta - lr g / (sqrt(r) + eps).
         Computed by :func:`_single_tensor_adagrad` (the core of :class:`Adagrad`)
-        without lr_decay and weight decay; only the default eps differs (1e-7
-        as in the notes, torch's 1e-10).
+        without lr_decay and weight decay; only the default eps differs (1e-7,
+        the value Goodfellow et al. (2016, Algorithm 8.4) suggest; torch's is 1e-10).
 
     Args:
         param: current parameters.
         grad: gradient.
         grad_squared: accumulated squared gradients r (zeros at the start).
         lr: learning rate.
-        eps: small constant (the notes use 1e-7).
+        eps: small constant added to sqrt(r) (delta in L07).
 
     Returns:
         ``(new_param, new_grad_squared)``; the inputs are not modified.

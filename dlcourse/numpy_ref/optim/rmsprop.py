@@ -117,13 +117,14 @@ def _single_tensor_rmsprop(params: list[Array], grads: list[Array], square_avgs:
 
 
 def rmsprop_update(param, grad, grad_squared, *, lr, decay_rate=0.99, eps=1e-7):
-    """RMSProp in the lectures' form.
+    """RMSProp in the form of lecture L07.
 
     Math:
         r <- rho r + (1 - rho) g**2;  theta <- theta - lr g / (sqrt(r) + eps).
         Computed by :func:`_single_tensor_rmsprop` (the core of :class:`RMSprop`)
         with alpha = rho, no momentum, not centered, no weight decay; only the
-        default eps differs (1e-7 as in the notes, torch's 1e-8).
+        default eps differs (1e-7 here, torch's 1e-8).  eps is added to sqrt(r),
+        as in torch; Goodfellow et al. (2016, Algorithm 8.5) put it inside the root.
 
     Args:
         param: current parameters.
@@ -131,7 +132,7 @@ def rmsprop_update(param, grad, grad_squared, *, lr, decay_rate=0.99, eps=1e-7):
         grad_squared: running average of squared gradients r (zeros at the start).
         lr: learning rate.
         decay_rate: rho, in [0, 1).
-        eps: small constant.
+        eps: small constant added to sqrt(r) (delta in L07).
 
     Returns:
         ``(new_param, new_grad_squared)``; the inputs are not modified.

@@ -27,8 +27,10 @@ class SGD(Optimizer):
             also ``torch.optim.SGD``'s default in torch 2.14.
         momentum: momentum factor (0 = plain SGD).
         dampening: dampening of the momentum.  ``dampening = momentum = beta``
-            is *not* the lectures' EWA momentum: the buffer starts at g, not
-            (1 - beta) g (see :func:`momentum_ewa_update`).
+            is *not* the EWA momentum of L07: the buffer starts at g_1, not
+            (1 - beta) g_1, and stays larger by beta**t g_1 at step t; the
+            EWA form is ``dampening=0`` with lr scaled by (1 - beta) (see
+            :func:`momentum_ewa_update`).
         weight_decay: L2 penalty coefficient (added to the gradient).
         nesterov: Nesterov momentum (needs momentum > 0 and dampening = 0).
 
@@ -98,26 +100,32 @@ def _single_tensor_sgd(params: list[Array], grads: list[Array], momentum_buffer_
 
 
 def momentum_ewa_update(param, grad, velocity, *, lr, beta=0.9):
-    """SGD with momentum as an exponentially weighted average (the lectures' form).
+    """SGD with momentum as an exponentially weighted average (the form of lecture L07).
 
     Math:
         v <- beta v + (1 - beta) g;  theta <- theta - lr v.
-        Unrolled, v_t = (1 - beta) sum_k beta**(t-k) g_k, total weight
-        1 - beta**t.  torch's ``SGD(momentum=beta)`` keeps b_t = sum_k
-        beta**(t-k) g_k instead (b_1 = g_1), so with v_0 = 0, v_t = (1 - beta) b_t
-        at *every* step, the first included, and this is torch's SGD with
-        learning rate lr * (1 - beta): the same trajectory.
+        Unrolled from v_0 = 0, v_t = (1 - beta) sum_{k=1..t} beta**(t-k) g_k,
+        total weight 1 - beta**t.  A fresh ``torch.optim.SGD(momentum=beta)``
+        (dampening 0) keeps b_t = sum_{k=1..t} beta**(t-k) g_k instead: it
+        creates its buffer on the first step as b_1 = g_1, the same as
+        beta * 0 + g_1.  So v_t = (1 - beta) b_t at *every* step t >= 1, the
+        first included (v_1 = (1 - beta) g_1 bit for bit; later steps agree to
+        float64 rounding), and the EWA form with learning rate lr is torch's
+        SGD with learning rate lr * (1 - beta): the same trajectory (given
+        v_0 = 0 and a fresh torch optimizer).
         Computed by :func:`_single_tensor_sgd` (the core of :class:`SGD`) with
         momentum = dampening = beta on the existing buffer v, which is exactly
-        the update above; only the first step differs from ``SGD(momentum=beta,
-        dampening=beta)``, whose buffer starts at g instead of from v_0 = 0.
+        the update above.  This is not ``SGD(momentum=beta, dampening=beta)``
+        from a fresh start: that optimizer sets its first buffer to g_1 instead
+        of computing (1 - beta) g_1 from v_0 = 0, so its buffer exceeds v_t by
+        beta**t g_1 at every step t (the difference decays but never vanishes).
 
     Args:
         param: current parameters theta.
         grad: gradient g at theta.
         velocity: previous v (zeros at the start).
-        lr: learning rate (epsilon in the notes).
-        beta: decay of the average (alpha in the notes), in [0, 1).
+        lr: learning rate (epsilon in L07).
+        beta: decay of the average (beta in L07), in [0, 1); beta = 0 is plain SGD.
 
     Returns:
         ``(new_param, new_velocity)``; the inputs are not modified.
