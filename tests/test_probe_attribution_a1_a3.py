@@ -80,6 +80,17 @@ def train_two_layer(data, *, hidden_dim=128, lr=0.2, epochs=40, batch_size=32, s
     return params, history
 '''
 
+CE_LOG_OF_SOFTMAX = '''
+def cross_entropy(logits, labels):
+    logits = np.asarray(logits, dtype=np.float64)
+    n = logits.shape[0]
+    probs = softmax(logits)  # the stable softmax, but the log of a probability that can underflow to 0
+    loss = -np.mean(np.log(probs[np.arange(n), labels]))
+    dlogits = probs.copy()
+    dlogits[np.arange(n), labels] -= 1.0
+    return float(loss), dlogits / n
+'''
+
 RELU_GRAD_AT_ZERO = '''
 def relu_grad(x):
     return (np.asarray(x) >= 0).astype(np.float64)  # 1 at the kink, where torch says 0
@@ -183,6 +194,8 @@ def step_lr(step, base_lr, step_size, gamma=0.1):
 
 BUGS = {
     "a1_ce_one_shift": Bug("a1_backprop", "softmax_ce", {"softmax_ce_solution": CE_ONE_SHIFT}, "cross_entropy"),
+    "a1_ce_log_of_softmax": Bug("a1_backprop", "softmax_ce", {"softmax_ce_solution": CE_LOG_OF_SOFTMAX},
+                                "cross_entropy"),
     "a1_softmax_2d_only": Bug("a1_backprop", "softmax_ce", {"softmax_ce_solution": SOFTMAX_2D_ONLY}, "AxisError"),
     "a1_train_reads_test": Bug("a1_backprop", "training", {"training_solution": TRAIN_WITH_TEST_ACC}, "X_test"),
     "a1_relu_grad_kink": Bug("a1_backprop", "activations", {"activations_solution": RELU_GRAD_AT_ZERO}, "relu",

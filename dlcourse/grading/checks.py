@@ -251,7 +251,7 @@ def call_student(what: str, fn: Callable[..., Any], /, *args: Any, forbid=(), fa
     if seen:
         raise AssertionError(
             f"{what} emitted a warning ({seen[0].category.__name__}: {seen[0].message}); "
-            "warnings make a test cell score 0 - make the computation numerically stable"
+            "a function that warns fails this test - make the computation numerically stable"
         )
     return result
 

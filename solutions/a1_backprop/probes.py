@@ -5,8 +5,9 @@ compares the result with the reference, outside the notebook's kernel. A failing
 takes the points of the cells whose behaviour it checks: a probe on the inputs the visible
 test checks (typical values, and the edge cases the visible test itself asserts) takes the
 exercise's visible and hidden cells; a probe on what only the hidden test checks (other
-ranks and extreme values, a 1-d softmax, rows a thousand apart, a backward pass handed an
-older cache, training data without a test split, the seed) takes the hidden cell only.
+ranks and extreme values, a 1-d softmax, rows a thousand apart, a label whose score lies a
+thousand below its row's maximum, a backward pass handed an older cache, training data without
+a test split, the seed) takes the hidden cell only.
 """
 
 import functools
@@ -120,6 +121,16 @@ def _ce_rows_apart(rng):
     shifts = rng.choice([-1000.0, 0.0, 1000.0], size=(n, 1))
     shifts[0, 0], shifts[1, 0] = 1000.0, -1000.0
     return rng.normal(scale=3.0, size=(n, c)) + shifts, rng.integers(0, c, size=n)
+
+
+def _ce_label_far_below(rng):
+    """Logits in which every label's score lies 800 to 1200 below its row's maximum (the hidden test's):
+    the label's probability underflows to 0, so log(softmax(...)) gives -inf; the loss is finite."""
+    n, c = int(rng.integers(2, 7)), int(rng.integers(3, 9))
+    logits = rng.normal(scale=3.0, size=(n, c)) + rng.choice([-1000.0, 0.0, 1000.0], size=(n, 1))
+    labels = rng.integers(0, c, size=n)
+    logits[np.arange(n), labels] = logits.max(axis=1) - rng.uniform(800.0, 1200.0, size=n)
+    return logits, labels
 
 
 # ---- Part 4: layers --------------------------------------------------------------------------
@@ -265,6 +276,8 @@ PROBES = [
           args=lambda rng: (lambda s: (rng.normal(scale=10.0, size=s), rng.integers(0, s[1], size=s[0])))(_shape(rng)),
           expect=losses.cross_entropy),
     Probe("cross_entropy_rows_apart", SOFTMAX_CE_HIDDEN, "cross_entropy", args=_ce_rows_apart,
+          expect=losses.cross_entropy),
+    Probe("cross_entropy_label_far_below", SOFTMAX_CE_HIDDEN, "cross_entropy", args=_ce_label_far_below,
           expect=losses.cross_entropy),
     Probe("affine_forward", LAYERS, "affine_forward", args=_affine_args,
           expect=lambda x, w, b: layers.affine_forward(x, w, b)[0], select=lambda out: out[0]),

@@ -38,14 +38,20 @@ class Adagrad(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10):
+        # As torch: the groups given here start their sums at the constructor's value, even a group that
+        # names its own initial_accumulator_value; a group added later starts at its own.
+        self._constructor_accumulator = initial_accumulator_value
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value))
+        self._constructor_accumulator = None
 
     def add_param_group(self, param_group):
         super().add_param_group(param_group)
         group = self.param_groups[-1]
+        start = group["initial_accumulator_value"] if self._constructor_accumulator is None \
+            else self._constructor_accumulator
         for p in group["params"]:
-            self.state[p] = {"step": 0.0, "sum": np.full_like(p.data, group["initial_accumulator_value"])}
+            self.state[p] = {"step": 0.0, "sum": np.full_like(p.data, start)}
 
     def _validate(self, group):
         for key in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):

@@ -56,8 +56,8 @@ class Adagrad(_Base):
             for p in group["params"]:
                 state = self.state[p]
                 state["step"] = _new_step()
-                state["sum"] = torch.full_like(p, group["initial_accumulator_value"],
-                                               memory_format=torch.preserve_format)
+                # as torch: the constructor's value, even for a group that names its own
+                state["sum"] = torch.full_like(p, initial_accumulator_value, memory_format=torch.preserve_format)
 
     def _update_group(self, group, params, grads, foreach):
         states = [self.state[p] for p in params]
