@@ -6,6 +6,12 @@ with the tests in the kernel still loses both). The premise is checked in proces
 visible test cell passes and the hidden test cell (its full source from solutions/) fails, or, for a
 visible-level bug, the visible cell fails. Only the imports and the solution cells run (no demonstrations),
 and each case runs the probes of its exercise only; a separate test runs every probe on the solution.
+
+Device bugs (issue #21): a forgotten ``.to(device)`` for the inputs, for the targets or for a tensor the code
+creates passes every test on a CPU-only machine unless the tests run the code on a CUDA device. The tests and
+the probes use the simulated CUDA device (dlcourse.grading.simulated_device) where there is no GPU, so these
+bugs fail the visible test (with PyTorch's own "Expected all tensors to be on the same device" error) and the
+probes take both cells, on every grader.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from course_fixtures import REPO
 from dlcourse.grading.probes import ProbeSpec, judge, load_probes, run_probes, student_cells
 
 STUDENT = "alice"
+MIXED = "Expected all tensors to be on the same device"  # torch names the two devices in either order
 
 
 @dataclass(frozen=True)
@@ -43,14 +50,29 @@ A4 = [
     Bug("Adam.step ignores its closure", "part5", "part5_solution",
         (("            with torch.enable_grad():\n                loss = closure()\n", "            pass\n"),), True,
         "float() argument"),
-    Bug("train_one_epoch drops the short last group", "part6", "part6_loop_solution",
-        (("    if pending:\n        update()\n", ""),), True, "short group"),
     Bug("synchronize forgets Apple's MPS", "part8", "part8_solution",
         (('    elif device.type == "mps":\n        torch.mps.synchronize()\n', ""),), True, "torch.mps.synchronize"),
     Bug("Dropout does not scale the survivors", "part4", "part4_solution",
         (("return x * mask.div_(keep)", "return x * mask"),), False, "same seed"),
     Bug("train_one_epoch does not divide the loss by accumulation_steps", "part6", "part6_loop_solution",
         (("(loss / accumulation_steps).backward()", "loss.backward()"),), False, "3 micro-batches of 4"),
+    # the visible test now has an epoch that ends with a short group
+    Bug("train_one_epoch drops the short last group", "part6", "part6_loop_solution",
+        (("    if pending:\n        update()\n", ""),), False, "short group"),
+    # device bugs: a missing .to(device) for x, for y, for a tensor the code creates
+    Bug("train_on_device does not move y", "part2", "part2_solution",
+        (("x, y = x.to(device), y.to(device)", "x = x.to(device)"),), False, MIXED),
+    Bug("train_one_epoch does not move the batch's x", "part6", "part6_loop_solution",
+        (("        xb, yb = xb.to(device), yb.to(device)\n        loss = F.cross_entropy(model(xb), yb)",
+          "        yb = yb.to(device)\n        loss = F.cross_entropy(model(xb), yb)"),), False, MIXED),
+    Bug("time_train_step does not move y", "part8", "part8_solution",
+        (("x, y = x.to(device), y.to(device)", "x = x.to(device)"),), False, MIXED),
+    Bug("Adam creates its state on the CPU", "part5", "part5_solution",
+        (('state["exp_avg"] = torch.zeros_like(p)', 'state["exp_avg"] = torch.zeros(p.shape, dtype=p.dtype)'),), False,
+        MIXED),
+    Bug("Dropout draws its mask on the CPU", "part4", "part4_solution",
+        (("mask = torch.empty_like(x).bernoulli_(keep)", "mask = torch.empty(x.shape, dtype=x.dtype).bernoulli_(keep)"),),
+        False, MIXED),
 ]
 
 # freeze registers a hook at every call and keeps the handle of the last one only, which unfreeze removes
@@ -75,6 +97,20 @@ A5 = [
         "mean loss of each epoch"),
     Bug("replace_classifier sizes the new layer from the first Linear", "part1", "part1_solution",
         (("old = head[linear[-1]]", "old = head[linear[0]]"),), False, "classifier[-1] should be Linear"),
+    # device bugs: a missing .to(device) for x, for y, for a layer the code creates, a result left on the device
+    Bug("train_model does not move y", "part2", "part2_solution",
+        (("            xb, yb = xb.to(device), yb.to(device)\n", "            xb = xb.to(device)\n"),), False, MIXED),
+    Bug("evaluate_accuracy does not move X", "part2", "part2_solution",
+        (("out = model(X[start:start + batch_size].to(device))", "out = model(X[start:start + batch_size])"),), False,
+        MIXED),
+    Bug("replace_classifier creates the new layer on the CPU", "part1", "part1_solution",
+        (("                    device=old.weight.device, dtype=old.weight.dtype)", "                    dtype=old.weight.dtype)"),),
+        False, "must be on the model's device"),
+    Bug("train_linear_probe creates the linear layer on the CPU", "part4", "part4_solution",
+        (("linear = nn.Linear(features.shape[1], num_classes).to(device=features.device, dtype=features.dtype)",
+          "linear = nn.Linear(features.shape[1], num_classes).to(dtype=features.dtype)"),), False, MIXED),
+    Bug("extract_features leaves the features on the device", "part3", "part3_solution",
+        (("out.append(run(xb).float().cpu())", "out.append(run(xb).float())"),), False, "must come back to the CPU"),
 ]
 
 AIDS = {"a4_pytorch_gpu": A4, "a5_transfer_learning": A5}

@@ -6,7 +6,10 @@ networks are built there from plain arrays by SETUP (a VGG layout written with t
 results come back as plain arrays. The expected values are computed here, in the grader's process, with
 PyTorch in float64 (the bounded probe run also uses the course's extract_features of the pretrained
 mini_vgg).
-Everything runs on the CPU: the probe interpreter is the grader's, which need not have a GPU.
+The functions that move tensors (replace_classifier, train_model, evaluate_accuracy, extract_features,
+train_linear_probe) run here on a simulated CUDA device (dlcourse.grading.simulated_device, on any grader,
+GPU or not): the CPU computes, with the CPU's exact numbers, but a tensor left behind by a forgotten
+``.to(device)`` fails as it would on a GPU.
 
 A probe takes only the points of the cells whose behaviour it checks: a probe on typical inputs, checking what
 the visible test asserts, names both test cells of its exercise; a probe of what only the hidden test checks
@@ -81,6 +84,9 @@ def _blocks_of(features):
 
 SETUP = TORCH_SETUP + r'''
 from torch import nn as _nn
+from dlcourse.grading.simulated_device import simulated_cuda as _simulated_cuda
+
+_CUDA = "cuda"  # the simulated CUDA device: a tensor left on the CPU fails there as on a GPU
 ''' + MODEL_SOURCE + r'''
 
 def _state(model):
@@ -127,16 +133,24 @@ def _probe_freeze(spec, state, x1, y1, x2, lr, twice):
 
 
 def _probe_replace_classifier(spec, k, dtype, edge):
+    with _simulated_cuda():
+        return _replace_classifier_run(spec, k, dtype, edge)
+
+
+def _replace_classifier_run(spec, k, dtype, edge):
     # edge: the new layer's initialization, a classifier that is a single Linear, torchvision's vgg16 on the meta device
     out = {}
-    model = _build(spec, dtype=getattr(_torch, dtype))
+    model = _build(spec, dtype=getattr(_torch, dtype)).to(_CUDA)
     first = model.classifier[0]
     freeze(model)
     replace_classifier(model, k)
     last = model.classifier[-1]
     out["last"] = [type(last).__name__, int(last.in_features), int(last.out_features), last.bias is not None,
-                   str(last.weight.dtype), bool(model.classifier[0] is first), len(model.classifier)]
+                   str(last.weight.dtype), bool(model.classifier[0] is first), len(model.classifier),
+                   str(last.weight.device.type)]
     out["trainable"] = [n for n, p in model.named_parameters() if p.requires_grad]
+    with _torch.no_grad():
+        out["output_shape"] = list(model(_torch.zeros(2, 3, 8, 8, dtype=getattr(_torch, dtype), device=_CUDA)).shape)
     if not edge:
         try:
             replace_classifier(model, 0)
@@ -160,35 +174,46 @@ def _probe_replace_classifier(spec, k, dtype, edge):
 def _probe_train_model(spec, state, X, y, lr, epochs, batch_size, seed):
     model = _build(spec, state).eval()  # train_model must switch to training mode itself
     model.features[:4].requires_grad_(False)
-    optimizer = _torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-3)
-    losses = train_model(model, _t(X), _torch.tensor(_np.asarray(y)), optimizer=optimizer, epochs=epochs,
-                         batch_size=batch_size, seed=seed)
-    return [float(v) for v in losses], _state(model)
+    with _simulated_cuda():
+        model.to(_CUDA)
+        optimizer = _torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-3)
+        losses = train_model(model, _t(X), _torch.tensor(_np.asarray(y)), optimizer=optimizer, epochs=epochs,
+                             batch_size=batch_size, seed=seed)
+        return [float(v) for v in losses], _state(model)
 
 
 def _probe_evaluate_accuracy(spec, state, X, y, batch_size):
     model = _build(spec, state)
     model.train()
-    acc = evaluate_accuracy(model, _t(X), _torch.tensor(_np.asarray(y)), batch_size=batch_size)
-    return float(acc), bool(model.training)
+    with _simulated_cuda():
+        model.to(_CUDA)
+        acc = evaluate_accuracy(model, _t(X), _torch.tensor(_np.asarray(y)), batch_size=batch_size)
+        return float(acc), bool(model.training)
 
 
 def _probe_extract_features(spec, state, X, batch_size):
     model = _build(spec, state).train()
     n_blocks = len(_blocks_of(model.features))
-    results = [extract_features(model, _t(X), num_blocks=k, batch_size=batch_size) for k in [None] + list(range(1, n_blocks + 1))]
-    try:
-        extract_features(model, _t(X), num_blocks=n_blocks + 1)
-        rejects = False
-    except ValueError as exc:
-        rejects = "num_blocks" in str(exc)
-    return ([_n(r) for r in results], [str(r.dtype) for r in results], bool(model.training), _state(model), rejects)
+    with _simulated_cuda():
+        model.to(_CUDA)
+        results = [extract_features(model, _t(X), num_blocks=k, batch_size=batch_size)
+                   for k in [None] + list(range(1, n_blocks + 1))]
+        try:
+            extract_features(model, _t(X), num_blocks=n_blocks + 1)
+            rejects = False
+        except ValueError as exc:
+            rejects = "num_blocks" in str(exc)
+        return ([_n(r) for r in results], [f"{r.dtype} on {r.device.type}" for r in results], bool(model.training),
+                _state(model), rejects)
 
 
 def _probe_train_linear_probe(features, labels, classes, epochs, lr, weight_decay, seed):
-    probe, losses = train_linear_probe(_t(features), _torch.tensor(_np.asarray(labels)), classes, epochs=epochs, lr=lr,
-                                       weight_decay=weight_decay, seed=seed)
-    return _n(probe.weight), _n(probe.bias), [float(v) for v in losses]
+    with _simulated_cuda():
+        probe, losses = train_linear_probe(_t(features).to(_CUDA), _torch.tensor(_np.asarray(labels)).to(_CUDA), classes,
+                                           epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed)
+        if probe.weight.device.type != _CUDA:
+            raise RuntimeError(f"the probe is on {probe.weight.device}, not on the features' device (cuda)")
+        return _n(probe.weight), _n(probe.bias), [float(v) for v in losses]
 
 
 def _probe_probe_accuracy(features, labels):
@@ -316,9 +341,12 @@ def _replace_args(rng, edge):
 def _check_replace(result, args, kwargs):
     spec, k, dtype, edge = args
     in_features = spec["hidden"]
-    want = ["Linear", in_features, k, spec["bias_last"], f"torch.{dtype}", True, 4]
+    want = ["Linear", in_features, k, spec["bias_last"], f"torch.{dtype}", True, 4, "cuda"]
     if list(result["last"]) != want:
-        return f"replace_classifier: (type, in, out, bias, dtype, other layers kept, length) = {result['last']}, expected {want}"
+        return (f"replace_classifier: (type, in, out, bias, dtype, other layers kept, length, device) = {result['last']}, "
+                f"expected {want}")
+    if list(result["output_shape"]) != [2, k]:
+        return f"the model with the new head gives outputs of shape {result['output_shape']}, expected [2, {k}]"
     trainable = ["classifier.3.weight"] + (["classifier.3.bias"] if spec["bias_last"] else [])
     if list(result["trainable"]) != trainable:
         return f"after freeze(model) and replace_classifier only the new layer trains: got {result['trainable']}"
@@ -403,8 +431,8 @@ def _check_extract(result, args, kwargs):
             want.append(F.adaptive_avg_pool2d(h, 2).flatten(1))
     if len(features) != len(want):
         return f"expected {len(want)} results (num_blocks None, 1..{len(want) - 1})"
-    if any(d != "torch.float32" for d in dtypes):
-        return f"extract_features must return float32 tensors, got {dtypes}"
+    if any(d != "torch.float32 on cpu" for d in dtypes):
+        return f"extract_features must return float32 tensors on the CPU (the model on cuda), got {dtypes}"
     if not training:
         return "extract_features must restore training mode"
     if not rejects:
