@@ -39,7 +39,7 @@ def test_call_student_fails_a_function_that_calls_the_reference():
 def test_warnings_fail_only_when_asked():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # even a filter that hides it does not hide it from the check
-        with pytest.raises(AssertionError, match=r"f emitted a warning \(RuntimeWarning: overflow\); warnings make"):
+        with pytest.raises(AssertionError, match=r"f emitted a warning \(RuntimeWarning: overflow\); a function that warns fails this test"):
             call_student("f", _warns, 1, fail_on_warning=True)
     with pytest.warns(RuntimeWarning):
         assert call_student("f", _warns, 1) == 1

@@ -52,7 +52,8 @@ def graded_cells(nb) -> dict[str, tuple[float, str]]:
 
 
 def hidden_lines(nb) -> list[str]:
-    """Distinctive lines of the hidden test regions that appear nowhere else in the source notebook."""
+    """Distinctive lines of the hidden test regions that appear nowhere else in the source notebook (not even
+    inside a longer visible line: a visible test that shows the same code gives nothing away)."""
     hidden, visible = [], set()
     for cell in nb.cells:
         inside = False
@@ -66,7 +67,8 @@ def hidden_lines(nb) -> list[str]:
                     hidden.append(line.strip())
             else:
                 visible.add(line.strip())
-    return [line for line in hidden if line not in visible]
+    shown = "\n".join(visible)
+    return [line for line in hidden if line not in shown]
 
 
 RELEASES: dict[str, Path] = {}  # assignment -> the release its corpus was built from
