@@ -157,12 +157,25 @@ class _DevTools:
             message["sessionId"] = session
         await self.connection.write_message(json.dumps(message))
         wanted = self.next_id
+        await self._read_until(lambda: wanted in self.replies, timeout, f"no reply to {method}")
+        reply = self.replies.pop(wanted)
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply.get("result", {})
+
+    async def wait_event(self, method: str, session: str, timeout: float = 60) -> None:
+        await self._read_until(
+            lambda: any(e.get("method") == method and e.get("sessionId") == session for e in self.events),
+            timeout, f"{method} did not happen")
+
+    async def _read_until(self, done, timeout: float, what: str) -> None:
+        """Read messages (replies by id, events in order) until ``done()``; TimeoutError after ``timeout`` s."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while wanted not in self.replies:
+        while not done():
             left = deadline - loop.time()
             if left <= 0:
-                raise TimeoutError(f"no reply to {method} within {timeout} s")
+                raise TimeoutError(f"{what} within {timeout} s")
             raw = await asyncio.wait_for(self.connection.read_message(), left)
             if raw is None:
                 raise RuntimeError("the browser closed the DevTools connection")
@@ -171,23 +184,6 @@ class _DevTools:
                 self.replies[data["id"]] = data
             else:
                 self.events.append(data)
-        reply = self.replies.pop(wanted)
-        if "error" in reply:
-            raise RuntimeError(f"{method}: {reply['error']}")
-        return reply.get("result", {})
-
-    async def wait_event(self, method: str, session: str, timeout: float = 60) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not any(e.get("method") == method and e.get("sessionId") == session for e in self.events):
-            left = deadline - loop.time()
-            if left <= 0:
-                raise TimeoutError(f"{method} did not happen within {timeout} s")
-            raw = await asyncio.wait_for(self.connection.read_message(), left)
-            if raw is None:
-                raise RuntimeError("the browser closed the DevTools connection")
-            data = json.loads(raw)
-            (self.replies.__setitem__(data["id"], data) if "id" in data else self.events.append(data))
 
 
 def _problems_from(events: list[dict], session: str, base: str) -> tuple[list[str], list[str]]:
