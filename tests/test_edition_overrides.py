@@ -15,13 +15,17 @@ import ast
 import dataclasses
 import importlib.util
 import inspect
+import pkgutil
 import subprocess
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import dlcourse
+from dlcourse.edition.build import withheld_definitions
 from dlcourse.numpy_ref import diagnostics as instructor_diagnostics
 from dlcourse.numpy_ref import models as instructor_models
 
@@ -36,35 +40,27 @@ HISTORY_RTOL = 1e-9
 ACTIVATIONS = ["relu", "leaky_relu", "elu", "tanh", "sigmoid"]
 INITS = ["he", "he_normal", "he_uniform", "xavier", "xavier_normal", "xavier_uniform", "fan_in_uniform", 0.3]
 
+def _withheld_by_module() -> dict[str, set[str]]:
+    """The names the student edition withholds with every assignment open, by module: derived as the
+    edition derives them (``withheld_definitions``), plus every re-export of a withheld definition
+    (``dlcourse.torch_ref.Adam``, ``dlcourse.numpy_ref.layers.batchnorm_forward``), so the list cannot
+    fall behind the package."""
+    assignments = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
+    closure, _ = withheld_definitions(ROOT, ROOT / "dlcourse", assignments)
+    by_module: dict[str, set[str]] = defaultdict(set)
+    for module, name in closure:
+        by_module[module].add(name)
+    for info in pkgutil.walk_packages(dlcourse.__path__, "dlcourse."):
+        if not info.name.startswith(("dlcourse.numpy_ref", "dlcourse.torch_ref", "dlcourse.demos")):
+            continue
+        for name, obj in vars(importlib.import_module(info.name)).items():
+            if (getattr(obj, "__module__", None), getattr(obj, "__name__", None)) in closure:
+                by_module[info.name].add(name)
+    return dict(by_module)
+
+
 #: the names the student edition withholds (all assignments open), by module
-WITHHELD = {
-    "dlcourse.numpy_ref.batchnorm": {"batchnorm_backward", "batchnorm_backward_staged", "batchnorm_forward"},
-    "dlcourse.numpy_ref.dropout": {"dropout_backward", "dropout_forward"},
-    "dlcourse.numpy_ref.functional": {"elu", "elu_grad", "leaky_relu", "leaky_relu_grad", "log_softmax", "relu",
-                                      "relu_grad", "sigmoid", "sigmoid_grad", "softmax", "tanh", "tanh_grad"},
-    "dlcourse.numpy_ref.gradcheck": {"check_gradient", "check_layer", "numerical_gradient"},
-    "dlcourse.numpy_ref.init": {"fan_in_uniform", "he_normal", "he_uniform", "normal", "xavier_normal",
-                                "xavier_uniform"},
-    "dlcourse.numpy_ref.layers": {"affine_backward", "affine_forward", "elu_backward", "elu_forward",
-                                  "leaky_relu_backward", "leaky_relu_forward", "relu_backward", "relu_forward",
-                                  "sigmoid_backward", "sigmoid_forward", "tanh_backward", "tanh_forward",
-                                  "batchnorm_backward", "batchnorm_backward_staged", "batchnorm_forward",
-                                  "dropout_backward", "dropout_forward"},
-    "dlcourse.numpy_ref.losses": {"binary_cross_entropy_with_logits", "cross_entropy", "soft_margin_loss"},
-    "dlcourse.numpy_ref.lr_scheduler": {"LambdaScheduler", "Scheduler", "cosine_annealing_lr",
-                                        "cosine_annealing_warm_restarts_lr", "cyclic_lr", "exponential_lr",
-                                        "inverse_time_lr", "linear_lr", "multistep_lr", "polynomial_lr", "step_lr"},
-    "dlcourse.numpy_ref.optim": {"SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "adagrad_update", "adam_update",
-                                 "rmsprop_update", "momentum_ewa_update"},
-    "dlcourse.numpy_ref.perceptron": {"perceptron_predict", "perceptron_train"},
-    "dlcourse.numpy_ref.diagnostics": {"ACTIVATIONS"},
-    "dlcourse.torch_ref": {"BatchNorm1d", "Dropout", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW",
-                           "extract_features", "fine_tuning_param_groups", "freeze", "unfreeze",
-                           "replace_classifier", "train_linear_probe"},
-    "dlcourse.torch_ref.transfer_experiment": {"finetune_last_block_accuracy", "probe_accuracy",
-                                               "run_transfer_experiment", "scratch_accuracy"},
-    "dlcourse.demos.transfer_experiment": {"main"},
-}
+WITHHELD = _withheld_by_module()
 
 
 def _load(filename: str):
@@ -627,3 +623,18 @@ def test_overrides_folder_holds_plain_files_only():
         if path.is_file() and "__pycache__" not in path.parts:
             assert path.suffix in (".py", ".md"), f"expected only .py files and the README, found {path}"
             assert path.name != "__init__.py", f"expected no __init__.py in the overrides, found {path}"
+
+
+def test_the_withheld_names_follow_the_assignments_and_their_re_exports():
+    expected = {
+        "dlcourse.numpy_ref.layers": {"affine_forward", "batchnorm_forward", "dropout_backward"},  # re-exports
+        "dlcourse.numpy_ref.models": {"FullyConnectedNet"},  # why the edition ships an override
+        "dlcourse.torch_ref": {"Adam", "BatchNorm1d", "freeze", "extract_features"},  # re-exports
+        "dlcourse.torch_ref.transfer_experiment": {"finetune_depth_accuracy", "finetune_top_blocks",
+                                                   "run_depth_experiment"},  # L11's depth experiment uses a5's
+    }
+    for module, names in expected.items():
+        missing = names - WITHHELD.get(module, set())
+        assert not missing, f"expected {module} to withhold {sorted(names)}; not withheld: {sorted(missing)}"
+    kept = {"dlcourse.numpy_ref.training", "dlcourse.numpy_ref.network"} & set(WITHHELD)  # no exercise in them
+    assert not kept, f"expected no withheld names in {sorted(kept)}; got {[sorted(WITHHELD[m]) for m in kept]}"
