@@ -1,6 +1,8 @@
 # nbgrader configuration of the dlcourse course.
 # Paths are relative to the folder this file is in (the course directory); nbgrader and
 # `dlcourse release/grade` run with that folder as their working directory.
+from dlcourse.grading.stderr_policy import IGNORED_STDERR, apply_to_validation
+
 c = get_config()  # noqa: F821 - provided by nbgrader
 
 c.CourseDirectory.course_id = "dlcourse"
@@ -38,7 +40,10 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.IgnorePattern.enabled = True
-c.IgnorePattern.pattern = r"Warning"
+c.IgnorePattern.pattern = IGNORED_STDERR
+# `nbgrader validate` has no IgnorePattern step of its own: apply the same rule there, so that it
+# reports exactly the cells autograding scores 0 (dlcourse.grading.stderr_policy).
+apply_to_validation(IGNORED_STDERR)
 
 # The gradebook: sqlite in the course folder by default. When several graders share a
 # course, point every grader at one PostgreSQL database instead (driver: psycopg, installed

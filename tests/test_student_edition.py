@@ -266,7 +266,7 @@ def test_jupyterlab_shows_validate_and_hides_the_instructor_tools(edition, tmp_p
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(f"{base}/formgrader?token=edition-test", timeout=10)
         assert missing.value.code == 404, "the formgrader server extension answers in the edition"
-        # the Validate button's endpoint validates a notebook (a passing and a failing test cell)
+        # the Validate button's endpoint validates a notebook (a passing, a failing and a warning test cell)
         nb = nbformat.v4.new_notebook(cells=[
             nbformat.v4.new_code_cell("def double(x):\n    return 2 * x", metadata={"nbgrader": {
                 "solution": True, "grade": False, "locked": False, "grade_id": "double", "schema_version": 3}}),
@@ -275,7 +275,12 @@ def test_jupyterlab_shows_validate_and_hides_the_instructor_tools(edition, tmp_p
                 "schema_version": 3}}),
             nbformat.v4.new_code_cell("assert double(2) == 5, 'double(2) should be 5 here'", metadata={"nbgrader": {
                 "solution": False, "grade": True, "locked": True, "grade_id": "test_bad", "points": 1,
-                "schema_version": 3}})])
+                "schema_version": 3}}),
+            # a warning on stderr: the grader ignores it (IgnorePattern), so Validate must too
+            nbformat.v4.new_code_cell("import warnings\nwarnings.warn('overflow encountered in exp', RuntimeWarning)",
+                                      metadata={"nbgrader": {"solution": False, "grade": True, "locked": True,
+                                                             "grade_id": "test_warns", "points": 1,
+                                                             "schema_version": 3}})])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         (edition / "validate-check").mkdir(exist_ok=True)
         nbformat.write(nb, edition / "validate-check" / "check.ipynb")
@@ -286,6 +291,7 @@ def test_jupyterlab_shows_validate_and_hides_the_instructor_tools(edition, tmp_p
             answer = json.loads(response.read().decode())
         assert answer.get("success") is True, f"Validate did not run: {answer}"
         assert "double(2) should be 5 here" in json.dumps(answer), f"Validate missed the failing test: {answer}"
+        assert "overflow encountered" not in json.dumps(answer), f"Validate failed a cell that only warns: {answer}"
     finally:
         os.killpg(lab.pid, 15)
         lab.wait(timeout=30)

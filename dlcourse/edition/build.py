@@ -44,7 +44,8 @@ TEMPLATED = ("README.md", "pyproject.toml", "environment.yml", "requirements.txt
 #: (release, grade, demo), the environment check of the grading machine, and the grading machinery
 #: (sandbox, probes, pipeline). Students keep the helpers that their notebooks' tests import.
 INSTRUCTOR_ONLY = ("edition", "cli.py", "__main__.py", "doctor.py", "course.py", "grading")
-STUDENT_GRADING = ("__init__.py", "cases.py", "checks.py", "tensors.py", "forbidden.py", "simulated_device.py")
+STUDENT_GRADING = ("__init__.py", "cases.py", "checks.py", "tensors.py", "forbidden.py", "simulated_device.py",
+                   "stderr_policy.py")
 #: Dependencies of the instructor's package that students do not need (tests and grading: copy detection,
 #: the PostgreSQL driver of a shared gradebook).
 INSTRUCTOR_DEPENDENCIES = ("nbclient", "nbformat", "nbval", "pytest", "pytest-xdist", "pytest-timeout", "copydetect",
