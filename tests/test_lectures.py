@@ -159,3 +159,33 @@ def test_lecture_opens_with_its_place_in_the_course_map(path):
                   f"**Lecture {number}** · graded in assignment A…'")
     expected = _readme_course_map()[path.name[:3]]
     assert re.findall(r"\bA\d\b", line.group(1)) == expected, f"{path.name}: {line.group(0)!r}, README says {expected}"
+
+
+SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+#: a lecture may share a few lines with an answer (a helper the assignment text spells out, such as
+#: ``synchronize``); a code cell that holds this many of one region's lines hands the answer out
+MAX_SHARED_SOLUTION_LINES = 6
+
+
+def _significant_lines(source: str) -> list[str]:
+    """Code lines without comments and whitespace, ignoring the short ones (``return x``, ``else:``)."""
+    lines = (re.sub(r"\s+", "", line.split("#")[0]) for line in source.splitlines())
+    return [line for line in lines if len(line) > 8]
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name[:3])
+def test_lecture_does_not_hand_out_an_assignment_solution(path):
+    """Students receive the lectures with the releases: a lecture's code must not contain the body of an
+    exercise's solution (L10 once trained a4's two-layer network line for line)."""
+    cells = [_significant_lines(c.source) for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    leaks = []
+    for solution in sorted((REPO / "solutions").glob("*/*.ipynb")):
+        for cell in nbformat.read(solution, as_version=4).cells:
+            for region in SOLUTION_REGION.findall(cell.source):
+                answer = _significant_lines(region)
+                for lines in cells:
+                    shared = [line for line in answer if line in set(lines)]
+                    if len(shared) >= MAX_SHARED_SOLUTION_LINES:
+                        leaks.append(f"{solution.parent.name}: {len(shared)} of {len(answer)} lines, e.g. {shared[:3]}")
+    assert not leaks, f"expected {path.name} to share fewer than {MAX_SHARED_SOLUTION_LINES} lines with any " \
+                      f"solution region; found: {leaks}"
