@@ -313,6 +313,22 @@ def env_branching(complete, release, dest, name):
     _write(nb, dest, name)
 
 
+def hides_failures(complete, release, dest, name):
+    """Untouched answers, with IPython told to print a "warning" on stderr instead of each exception's traceback.
+
+    The failing test cells then show no error output, only stderr text that the grader ignores
+    (IgnorePattern "Warning"); the kernel's reply still says "error", which must cost the points.
+    """
+    nb = copy.deepcopy(release)
+    _append_to_first_solution(nb, (
+        "import sys as _sys\n"
+        "def _quiet(shell, etype, value, tb, tb_offset=None):\n"
+        "    print('UserWarning: this cell is fine', file=_sys.stderr)\n"
+        "get_ipython().set_custom_exc((BaseException,), _quiet)\n"
+    ))
+    _write(nb, dest, name)
+
+
 def reads_solutions(complete, release, dest, name):
     """Finds the instructor's source notebook at grading time and runs its solutions."""
     nb = copy.deepcopy(release)
@@ -466,6 +482,7 @@ CASES: dict[str, Case] = {
     "always_equal": Case(always_equal, ZERO, scope=ASSIGNMENT),
     "frame_snooping": Case(frame_snooping, ZERO),
     "env_branching": Case(env_branching, ZERO),
+    "hides_failures": Case(hides_failures, ZERO),
     "reads_solutions": Case(reads_solutions, ZERO, needs_sandbox=True),
     "writes_gradebook": Case(writes_gradebook, ZERO, needs_sandbox=True),
     "delegates_by_import": Case(_delegating("import"), ZERO, "probes overrode", scope=ASSIGNMENT),

@@ -164,12 +164,13 @@ def _inplace(func: Any) -> bool:
     return name.endswith("_") and not name.endswith("__")
 
 
-def _outputs(out: Any) -> Iterator[torch.Tensor]:
-    if isinstance(out, torch.Tensor):
-        yield out
-    elif isinstance(out, (list, tuple)):
-        for o in out:
-            yield from _outputs(o)
+def _nested_tensors(value: Any) -> Iterator[torch.Tensor]:
+    """The tensors in ``value``: a tensor, or lists and tuples of them at any depth (results, indices)."""
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _nested_tensors(item)
 
 
 def _place(out: Any, on_cuda: bool, tagged: set[int], untagged: set[int], *, copy_aliases: bool = False) -> Any:
@@ -180,7 +181,7 @@ def _place(out: Any, on_cuda: bool, tagged: set[int], untagged: set[int], *, cop
         if (on_cuda and key in untagged) or (not on_cuda and key in tagged):
             out = out.clone(memory_format=torch.preserve_format)
     if on_cuda:
-        for o in _outputs(out):
+        for o in _nested_tensors(out):
             if _key(o) not in untagged:
                 _tag(o)
     return out
@@ -342,16 +343,8 @@ def _self_decides(func: Any, args: tuple, kwargs: dict) -> Any:
     return out
 
 
-def _indices(idx: Any) -> Iterator[torch.Tensor]:
-    if isinstance(idx, torch.Tensor):
-        yield idx
-    elif isinstance(idx, (list, tuple)):
-        for i in idx:
-            yield from _indices(i)
-
-
 def _check_indices(self: torch.Tensor, idx: Any) -> None:
-    if not _is_tagged(self) and any(_is_tagged(i) for i in _indices(idx)):
+    if not _is_tagged(self) and any(_is_tagged(i) for i in _nested_tensors(idx)):
         raise RuntimeError("indices should be either on cpu or on the same device as the indexed tensor (cpu) "
                            f"(the indices are on cuda:0; {_HINT})")
 
